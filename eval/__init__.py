@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions), scoring a run, comparing runs."""

@@ -1,0 +1,105 @@
+"""Score a model on labeled paragraphs and write ``metrics.json`` and ``predictions.jsonl``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from data.records import DataError, Example, file_sha256, read_examples, to_matrix
+from data.splits import assign_splits
+from eval.metrics import evaluate_arrays
+from models import ThemeModel, load_model
+
+
+def evaluate_model(model: ThemeModel, examples: list[Example], data: dict,
+                   n_boot: int = 1000, seed: int = 0) -> tuple[dict, list[dict]]:
+    """Metrics (overall, per theme, per language, with a bootstrap CI) and one prediction row per paragraph.
+
+    ``data`` describes what was scored (path, sha256, split) and is stored in the metrics, so a
+    comparison can tell whether two runs were scored on the same paragraphs.
+    """
+    texts = [ex.text for ex in examples]
+    started = time.perf_counter()
+    scores = model.predict_proba(texts)
+    seconds = time.perf_counter() - started
+    pred = (scores >= np.asarray(model.thresholds_)).astype(np.int8)
+    y = to_matrix(examples, model.labels)
+    metrics = evaluate_arrays(y, pred, scores, [ex.lang for ex in examples], model.labels,
+                              n_boot=n_boot, seed=seed)
+    metrics = {
+        "data": {**data, "paragraphs": len(examples)},
+        "labels": model.labels,
+        "thresholds": {lab: float(t) for lab, t in zip(model.labels, model.thresholds_)},
+        "predict_seconds": round(seconds, 4),
+        "paragraphs_per_second": round(len(examples) / seconds, 1) if seconds > 0 else None,
+        **metrics,
+    }
+    rows = [{"id": ex.id, "doc_id": ex.doc_id, "lang": ex.lang, "labels": ex.labels,
+             "predicted": [lab for lab, on in zip(model.labels, p) if on],
+             "scores": {lab: round(float(s), 6) for lab, s in zip(model.labels, sc)}}
+            for ex, p, sc in zip(examples, pred, scores)]
+    return metrics, rows
+
+
+def run_test_split(run_dir: Path) -> tuple[list[Example], dict]:
+    """The test paragraphs of a run, rebuilt from its config; refused if the data changed since."""
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    path = config["data"]
+    if not Path(path).is_file():
+        raise DataError([f"{path}: training data of {run_dir} not found; pass --data FILE"])
+    sha = file_sha256(path)
+    if sha != record["data"]["sha256"]:
+        raise DataError([f"{path}: changed since {run_dir} was trained (sha256 differs); pass --data FILE"])
+    parts = assign_splits(read_examples(path, record_labels(run_dir)), dev=config["dev_fraction"],
+                          test=config["test_fraction"], seed=config["seed"])
+    return parts["test"], {"path": path, "sha256": sha, "split": "test"}
+
+
+def record_labels(run_dir: Path) -> list[str]:
+    return [lab["id"] for lab in json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))["labels"]]
+
+
+def evaluate_run(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
+                 predictions: str | Path | None = None, n_boot: int = 1000) -> dict:
+    """Evaluate a run folder on ``data`` (default: its own test split) and write the results.
+
+    Default outputs: ``RUN/metrics.json`` for the test split, ``RUN/metrics-<data stem>.json`` otherwise.
+    """
+    run = Path(run)
+    model = load_model(run)
+    if data is None:
+        examples, info = run_test_split(run)
+        default_out = run / "metrics.json"
+    else:
+        examples = read_examples(data, model.labels)
+        info = {"path": str(data), "sha256": file_sha256(data), "split": None}
+        default_out = run / f"metrics-{Path(data).stem}.json"
+    metrics, rows = evaluate_model(model, examples, info, n_boot=n_boot)
+    metrics = {"run": run.name, "model": _run_model_name(run), **metrics}
+    out = Path(out) if out else default_out
+    write_evaluation(metrics, rows, out, Path(predictions) if predictions else None)
+    return metrics
+
+
+def write_evaluation(metrics: dict, rows: list[dict] | None, out: Path, predictions: Path | None) -> None:
+    """Write metrics (and predictions, if a path is given), each atomically."""
+    _atomic_write(out, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    if predictions is not None and rows is not None:
+        _atomic_write(predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _run_model_name(run: Path) -> str | None:
+    path = run / "run.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("model") if path.is_file() else None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,40 @@
+"""Models behind one contract (see models.base): baselines now, transformers beside them later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from models.base import ModelError, ThemeModel, read_meta
+from models.tfidf import TfidfModel, baseline
+
+# name on the command line -> factory(labels, **params)
+MODELS = {
+    "tfidf-logreg": baseline("logreg", C=4.0),
+    "tfidf-svm": baseline("svm", C=0.5),
+    "tfidf-nb": baseline("nb", alpha=0.3),
+}
+# "kind" in model.json -> class that loads it
+KINDS = {TfidfModel.kind: TfidfModel}
+
+
+def make_model(name: str, labels: Sequence[str], **params) -> ThemeModel:
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
+    return MODELS[name](labels, **params)
+
+
+def load_model(directory: str | Path) -> ThemeModel:
+    """Load any saved model from its folder (a run folder's ``model/`` or the run folder itself)."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise ModelError(f"{directory}: no such model or run folder")
+    if (directory / "model").is_dir():
+        directory = directory / "model"
+    kind = read_meta(directory).get("kind")
+    if kind not in KINDS:
+        raise ModelError(f"{directory}: unknown model kind {kind!r}")
+    return KINDS[kind].load(directory)
+
+
+__all__ = ["MODELS", "ModelError", "ThemeModel", "load_model", "make_model"]

@@ -1,0 +1,135 @@
+"""TF-IDF baselines: word and character n-grams (Chinese works without a segmenter), one classifier per
+theme. Saved with skops and loaded with an explicit allow-list of types, never with pickle.
+
+- ``tfidf-logreg``: logistic regression, class-balanced.
+- ``tfidf-svm``: linear SVM, class-balanced, probabilities calibrated by cross-validated Platt scaling.
+- ``tfidf-nb``: complement naive Bayes, with balanced sample weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+from sklearn.utils.class_weight import compute_sample_weight
+
+from models.base import ModelError, ThemeModel
+
+WEIGHTS_FILE = "model.skops"
+# Types a policytheme TF-IDF file may hold beyond skops' own trusted defaults (plain scikit-learn, numpy
+# and scipy types). Anything else in a file is refused, so a file from elsewhere cannot bring in code.
+TRUSTED_TYPES = {
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+}
+
+
+class TfidfModel(ThemeModel):
+    """Shared TF-IDF features, one binary classifier per theme."""
+
+    kind = "tfidf"
+    defaults = {"classifier": "logreg", "C": 4.0, "alpha": 0.3, "char_ngrams": [1, 4],
+                "word_ngrams": [1, 2], "min_df": 2, "max_features": 200_000, "seed": 0}
+
+    def __init__(self, labels: Sequence[str], **params):
+        super().__init__(labels, **{**self.defaults, **params})
+
+    def _vectorizer(self) -> FeatureUnion:
+        p = self.params
+        common = {"sublinear_tf": True, "min_df": p["min_df"], "max_features": p["max_features"],
+                  "dtype": np.float32}
+        return FeatureUnion([
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]), **common)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]), **common)),
+        ])
+
+    def _classifier(self, y: np.ndarray):
+        p = self.params
+        name = p["classifier"]
+        if name == "logreg":
+            return LogisticRegression(C=p["C"], class_weight="balanced", max_iter=2000, solver="liblinear")
+        if name == "svm":
+            minority = int(min(y.sum(), len(y) - y.sum()))
+            if minority < 2:
+                raise ModelError("tfidf-svm needs at least 2 positive and 2 negative paragraphs per theme")
+            svm = LinearSVC(C=p["C"], class_weight="balanced", random_state=p["seed"])
+            return CalibratedClassifierCV(svm, method="sigmoid", cv=min(3, minority))
+        if name == "nb":
+            return ComplementNB(alpha=p["alpha"])
+        raise ModelError(f"unknown classifier {name!r}")
+
+    def fit(self, texts: Sequence[str], y: np.ndarray) -> TfidfModel:
+        y = np.asarray(y)
+        try:
+            self.vectorizer_ = self._vectorizer()
+            x = self.vectorizer_.fit_transform(list(texts))
+        except ValueError as e:  # e.g. an empty vocabulary on a tiny corpus
+            raise ModelError(f"cannot build TF-IDF features: {e}") from None
+        self.estimators_: list = []
+        self.constant_: list = []
+        for j in range(len(self.labels)):
+            yj = y[:, j]
+            if yj.min() == yj.max():  # a theme absent (or everywhere) in training: predict its prior
+                self.estimators_.append(None)
+                self.constant_.append(float(yj[0]))
+                continue
+            clf = self._classifier(yj)
+            weights = compute_sample_weight("balanced", yj) if self.params["classifier"] == "nb" else None
+            clf.fit(x, yj, sample_weight=weights) if weights is not None else clf.fit(x, yj)
+            self.estimators_.append(clf)
+            self.constant_.append(-1.0)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        x = self.vectorizer_.transform(list(texts))
+        out = np.empty((x.shape[0], len(self.labels)), dtype=np.float32)
+        for j, clf in enumerate(self.estimators_):
+            out[:, j] = self.constant_[j] if clf is None else clf.predict_proba(x)[:, 1]
+        return out
+
+    def _save_weights(self, directory: Path) -> None:
+        # skops writes a dict entry by entry into its JSON schema (~600 bytes per n-gram), so each
+        # vocabulary travels as one array of terms in index order and is rebuilt on load.
+        vectorizers = [vec for _, vec in self.vectorizer_.transformer_list]
+        vocabularies = [vec.vocabulary_ for vec in vectorizers]
+        terms = [np.array(sorted(v, key=v.get), dtype=str) for v in vocabularies]
+        state = {"vectorizer": self.vectorizer_, "terms": terms, "estimators": self.estimators_,
+                 "constant": self.constant_}
+        for vec in vectorizers:
+            del vec.vocabulary_
+        try:
+            sio.dump(state, directory / WEIGHTS_FILE)
+        finally:
+            for vec, vocab in zip(vectorizers, vocabularies):
+                vec.vocabulary_ = vocab
+
+    def _load_weights(self, directory: Path) -> None:
+        path = directory / WEIGHTS_FILE
+        if not path.is_file():
+            raise ModelError(f"{directory}: missing {WEIGHTS_FILE}")
+        untrusted = set(sio.get_untrusted_types(file=path))
+        refused = sorted(untrusted - TRUSTED_TYPES)
+        if refused:
+            raise ModelError(f"{path}: refusing to load unexpected types: {', '.join(refused)}")
+        state = sio.load(path, trusted=sorted(untrusted))
+        self.vectorizer_, self.estimators_, self.constant_ = (
+            state["vectorizer"], state["estimators"], state["constant"])
+        for (_, vec), terms in zip(self.vectorizer_.transformer_list, state["terms"]):
+            vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
+
+
+def baseline(classifier: str, **defaults):
+    """A factory for one named baseline: ``labels, **params -> TfidfModel``."""
+
+    def make(labels: Sequence[str], **params) -> TfidfModel:
+        return TfidfModel(labels, classifier=classifier, **{**defaults, **params})
+
+    return make

@@ -1,0 +1,33 @@
+"""Per-theme decision thresholds, tuned on dev data for F1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5) -> float:
+    """The threshold on ``scores`` that maximises F1 of one binary label.
+
+    Candidates are midpoints between consecutive distinct scores, so the threshold sits between a
+    positive call and a negative one rather than on a training score. Without any positive in
+    ``y_true`` F1 is undefined and ``default`` is returned.
+    """
+    y_true = np.asarray(y_true).astype(bool)
+    scores = np.asarray(scores, dtype=float)
+    n_pos = int(y_true.sum())
+    if n_pos == 0 or len(scores) == 0:
+        return default
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], y_true[order]
+    tp = np.cumsum(t)
+    predicted = np.arange(1, len(s) + 1)
+    last_of_tie = np.r_[s[1:] != s[:-1], True]  # a cut can only fall between distinct scores
+    f1 = np.where(last_of_tie, 2 * tp / (predicted + n_pos), -1.0)
+    k = int(np.argmax(f1))
+    nxt = s[k + 1] if k + 1 < len(s) else s[k] - 1e-6
+    return float((s[k] + nxt) / 2)
+
+
+def tune_thresholds(y_true: np.ndarray, proba: np.ndarray, default: float = 0.5) -> np.ndarray:
+    """One F1-optimal threshold per column of ``proba``."""
+    return np.array([best_f1_threshold(y_true[:, j], proba[:, j], default) for j in range(proba.shape[1])])

@@ -1,0 +1,148 @@
+"""``policytheme``: one command, one subcommand per pipeline stage, each a thin layer over a function.
+
+    policytheme train    --model tfidf-logreg --out runs/logreg [--data FILE]
+    policytheme evaluate runs/logreg [--data FILE] [--out FILE]
+    policytheme compare  runs/* [--out FILE.md]
+    policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet}
+
+Bad input ends with one line per problem on stderr (``file:line: problem``) and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from data.records import DataError
+from models import MODELS, ModelError
+
+EXIT_BAD_INPUT = 2
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from eval.evaluate import evaluate_model, write_evaluation
+    from train.run import TrainConfig, staged_run, train
+
+    config = TrainConfig(model=args.model, out=args.out, data=args.data, seed=args.seed,
+                         dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
+                         params=dict(args.param or []))
+    with staged_run(args.out, overwrite=args.overwrite) as staging:
+        result = train(config, staging)
+        test = result.parts["test"]
+        info = {"path": result.record["data"]["path"], "sha256": result.record["data"]["sha256"],
+                "split": "test"}
+        metrics, rows = evaluate_model(result.model, test, info, n_boot=args.n_boot, seed=args.seed)
+        metrics = {"run": result.record["name"], "model": args.model, **metrics,
+                   "fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
+        write_evaluation(metrics, rows, staging / "metrics.json", staging / "predictions.jsonl")
+    sizes = ", ".join(f"{k} {v['paragraphs']}" for k, v in result.record["splits"].items())
+    print(f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; "
+          f"test macro-F1 {_with_ci(metrics)}; run folder: {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from eval.evaluate import evaluate_run
+
+    m = evaluate_run(args.run, data=args.data, out=args.out, predictions=args.predictions, n_boot=args.n_boot)
+    per_lang = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in m["per_language"].items())
+    print(f"{args.run}: {m['data']['paragraphs']} paragraphs; macro-F1 {_with_ci(m)}, "
+          f"micro-F1 {m['micro_f1']:.3f}; per language: {per_lang}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from eval.compare import compare
+
+    print(compare(args.runs, out=args.out), end="")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from label.labeler import label_corpus
+
+    summary = label_corpus(args.model, args.inputs, args.out, batch_size=args.batch_size,
+                           progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def _with_ci(m: dict) -> str:
+    ci = m["ci"]["macro_f1"]
+    return f"{m['macro_f1']:.3f} [95% CI {ci['low']:.3f}-{ci['high']:.3f}]"
+
+
+def _param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from data.records import CORPUS_PATH
+
+    ap = argparse.ArgumentParser(prog="policytheme", description="Label industrial-policy paragraphs by theme.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model and evaluate it on the test split")
+    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--out", required=True, help="run folder to create, e.g. runs/logreg")
+    p.add_argument("--data", default=str(CORPUS_PATH), help="labeled .jsonl/.csv/.parquet (default: shipped)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dev-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
+                   help="model parameter, e.g. C=2.0 (repeatable)")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the interval")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a run on labeled data")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--data", help="labeled file (default: the run's own test split)")
+    p.add_argument("--out", help="metrics file (default: RUN/metrics.json or RUN/metrics-<data>.json)")
+    p.add_argument("--predictions", help="also write per-paragraph predictions (.jsonl)")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="one table of runs from their metrics files")
+    p.add_argument("runs", nargs="+", help="run folders or metrics*.json files")
+    p.add_argument("--out", help="also write the table to this Markdown file")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("label", help="label every paragraph of documents")
+    p.add_argument("inputs", nargs="+", help="files, folders or globs (.txt .md .jsonl .csv .parquet)")
+    p.add_argument("--model", required=True, help="run folder (or model folder)")
+    p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_label)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from train.run import RunError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DataError as e:
+        for line in str(e).splitlines():
+            print(f"policytheme: error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ModelError, RunError) as e:
+        print(f"policytheme: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("policytheme: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
