@@ -57,8 +57,8 @@ def _batches(inputs: list[str], size: int, summary: LabelSummary) -> Iterator[li
 class _Writer:
     """Streams rows to .jsonl, .csv or .parquet, chosen by the output's extension."""
 
-    def __init__(self, path: Path, labels: list[str]):
-        self.path, self.labels, self.kind = path, labels, path.suffix.lower()
+    def __init__(self, path: Path, kind: str, labels: list[str]):
+        self.path, self.kind, self.labels = path, kind, labels
         self._pq = None
         if self.kind == ".parquet":
             self.f = None
@@ -113,7 +113,7 @@ def label_corpus(model: str | Path | ThemeModel, inputs: list[str], out: str | P
     summary = LabelSummary(out=str(out))
     counts: Counter = Counter()
     started = time.perf_counter()
-    writer = _Writer(tmp, model.labels)
+    writer = _Writer(tmp, out.suffix.lower(), model.labels)
     bar = tqdm(unit="para", desc="labeling", disable=not progress, dynamic_ncols=True)
     try:
         for batch in _batches(inputs, batch_size, summary):

@@ -1,0 +1,54 @@
+import pytest
+
+from data.records import DataError, Example
+from data.splits import assign_splits, grouped_split
+from tests.conftest import make_rows
+
+
+def _examples(rows):
+    return [Example(r["id"], r["text"], r["labels"], r["lang"], r["doc_id"], {k: v for k, v in r.items()
+            if k not in ("id", "text", "labels", "lang", "doc_id")}) for r in rows]
+
+
+def test_no_document_in_two_splits_and_all_rows_kept():
+    exs = _examples(make_rows(n_docs=40))
+    parts = grouped_split(exs, dev=0.1, test=0.1, seed=0)
+    docs = [{e.doc_id for e in parts[s]} for s in ("train", "dev", "test")]
+    assert not (docs[0] & docs[1]) and not (docs[0] & docs[2]) and not (docs[1] & docs[2])
+    assert sum(len(p) for p in parts.values()) == len(exs)
+    assert parts["dev"] and parts["test"] and len(parts["train"]) > len(parts["test"])
+
+
+def test_split_is_deterministic_and_seeded():
+    exs = _examples(make_rows(n_docs=40))
+    ids = lambda parts: {s: [e.id for e in rows] for s, rows in parts.items()}  # noqa: E731
+    assert ids(grouped_split(exs, seed=3)) == ids(grouped_split(list(exs), seed=3))
+    assert ids(grouped_split(exs, seed=3)) != ids(grouped_split(exs, seed=4))
+
+
+def test_stratified_over_label_combinations():
+    exs = _examples(make_rows(n_docs=60))
+    parts = grouped_split(exs, dev=0.1, test=0.1, seed=0)
+    combos = lambda rows: {"+".join(sorted(e.labels)) for e in rows}  # noqa: E731
+    assert combos(parts["train"]) == combos(exs)
+    assert len(combos(parts["test"])) >= 4
+
+
+def test_duplicate_text_across_splits_is_an_error():
+    rows = make_rows(n_docs=10)
+    for r in rows:
+        r["split"] = "test" if r["doc_id"] == "d00" else "train"
+    rows[-1]["text"] = rows[0]["text"] + "  "  # same text up to whitespace, other split
+    with pytest.raises(DataError, match="same text as"):
+        assign_splits(_examples(rows))
+
+
+def test_stored_split_column_is_used_and_checked():
+    rows = make_rows(n_docs=6)
+    for r in rows:
+        r["split"] = {"d00": "test", "d01": "dev"}.get(r["doc_id"], "train")
+    parts = assign_splits(_examples(rows))
+    assert {e.doc_id for e in parts["test"]} == {"d00"} and {e.doc_id for e in parts["dev"]} == {"d01"}
+    rows[0]["split"] = "train"  # d00 now in two splits
+    with pytest.raises(DataError, match="in both"):
+        assign_splits(_examples(rows))
