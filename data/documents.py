@@ -62,8 +62,7 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
             found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUFFIXES))
         elif p.is_file():
             if p.suffix.lower() not in SUFFIXES:
-                raise DataError([f"{p}: unsupported input type {p.suffix!r} "
-                                 f"(use {', '.join(sorted(SUFFIXES))})"])
+                raise DataError([f"{p}: unsupported input type {p.suffix!r} (use {', '.join(sorted(SUFFIXES))})"])
             found.append(p)
         else:
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True))

@@ -46,8 +46,14 @@ class Example:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "text": self.text, "labels": self.labels, "lang": self.lang,
-                "doc_id": self.doc_id, **self.extra}
+        return {
+            "id": self.id,
+            "text": self.text,
+            "labels": self.labels,
+            "lang": self.lang,
+            "doc_id": self.doc_id,
+            **self.extra,
+        }
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> list[dict]:
@@ -163,8 +169,16 @@ def _validate(path: Path, rows: Iterable[tuple[str, object]], known: set[str]) -
             continue
         first_seen[ex_id] = where
         extra = {k: v for k, v in rec.items() if k not in ("id", "text", "labels", "lang", "doc_id")}
-        examples.append(Example(ex_id, rec["text"], list(rec["labels"]), rec.get("lang") or "und",
-                                str(rec.get("doc_id") or ex_id), extra))
+        examples.append(
+            Example(
+                ex_id,
+                rec["text"],
+                list(rec["labels"]),
+                rec.get("lang") or "und",
+                str(rec.get("doc_id") or ex_id),
+                extra,
+            )
+        )
     if problems:
         raise DataError(problems)
     if not examples:

@@ -16,8 +16,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 from data.records import SPLITS, DataError, Example
 
 
-def assign_splits(examples: list[Example], dev: float = 0.1, test: float = 0.1,
-                  seed: int = 0) -> dict[str, list[Example]]:
+def assign_splits(
+    examples: list[Example], dev: float = 0.1, test: float = 0.1, seed: int = 0
+) -> dict[str, list[Example]]:
     """Split by the stored ``split`` column when every row has one, else by :func:`grouped_split`."""
     if all("split" in ex.extra for ex in examples):
         parts = {s: [ex for ex in examples if ex.extra["split"] == s] for s in SPLITS}
@@ -28,8 +29,9 @@ def assign_splits(examples: list[Example], dev: float = 0.1, test: float = 0.1,
     return parts
 
 
-def grouped_split(examples: list[Example], dev: float = 0.1, test: float = 0.1,
-                  seed: int = 0) -> dict[str, list[Example]]:
+def grouped_split(
+    examples: list[Example], dev: float = 0.1, test: float = 0.1, seed: int = 0
+) -> dict[str, list[Example]]:
     """Put whole documents into train/dev/test, keeping label combinations in proportion.
 
     Uses ``StratifiedGroupKFold`` with ``k = round(1 / min(dev, test))`` folds: the first folds go to
@@ -96,6 +98,9 @@ def split_summary(parts: dict[str, list[Example]]) -> dict[str, dict]:
         for ex in rows:
             for lab in ex.labels:
                 themes[lab] += 1
-        out[name] = {"paragraphs": len(rows), "documents": len({ex.doc_id for ex in rows}),
-                     "themes": dict(sorted(themes.items()))}
+        out[name] = {
+            "paragraphs": len(rows),
+            "documents": len({ex.doc_id for ex in rows}),
+            "themes": dict(sorted(themes.items())),
+        }
     return out

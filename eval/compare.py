@@ -59,17 +59,27 @@ def tables(metrics: list[dict]) -> dict[str, dict]:
     for (name, sha), rows in groups.items():
         label_ids = list(dict.fromkeys(lab for m in rows for lab in m["per_label"]))
         langs = sorted({lang for m in rows for lang in m.get("per_language", {})})
-        header = (["run", "model", "n", "macro-F1 [95% CI]", "micro-F1"]
-                  + [f"F1 {lab}" for lab in label_ids] + [f"macro-F1 {lang}" for lang in langs])
+        header = (
+            ["run", "model", "n", "macro-F1 [95% CI]", "micro-F1"]
+            + [f"F1 {lab}" for lab in label_ids]
+            + [f"macro-F1 {lang}" for lang in langs]
+        )
         body = []
         for m in sorted(rows, key=lambda r: -r["macro_f1"]):
             ci = m.get("ci", {}).get("macro_f1", {})
             interval = f" [{ci['low']:.3f}, {ci['high']:.3f}]" if "low" in ci else ""
             per_lang = m.get("per_language", {})
-            body.append([m.get("run", "?"), m.get("model") or "?", str(m.get("n", "?")),
-                         f"{m['macro_f1']:.3f}{interval}", _fmt(m.get("micro_f1"))]
-                        + [_fmt(m["per_label"].get(lab, {}).get("f1")) for lab in label_ids]
-                        + [_fmt(per_lang[lang]["macro_f1"]) if lang in per_lang else "–" for lang in langs])
+            body.append(
+                [
+                    m.get("run", "?"),
+                    m.get("model") or "?",
+                    str(m.get("n", "?")),
+                    f"{m['macro_f1']:.3f}{interval}",
+                    _fmt(m.get("micro_f1")),
+                ]
+                + [_fmt(m["per_label"].get(lab, {}).get("f1")) for lab in label_ids]
+                + [_fmt(per_lang[lang]["macro_f1"]) if lang in per_lang else "–" for lang in langs]
+            )
         key = name if sha is None else f"{name}, sha256 {sha[:12]}"
         out[key] = {"header": header, "rows": body}
     return out
@@ -78,8 +88,12 @@ def tables(metrics: list[dict]) -> dict[str, dict]:
 def to_markdown(metrics: list[dict]) -> str:
     parts = []
     for name, t in tables(metrics).items():
-        lines = [f"### {name}", "", "| " + " | ".join(t["header"]) + " |",
-                 "|" + "|".join("---" for _ in t["header"]) + "|"]
+        lines = [
+            f"### {name}",
+            "",
+            "| " + " | ".join(t["header"]) + " |",
+            "|" + "|".join("---" for _ in t["header"]) + "|",
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in t["rows"]]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"

@@ -15,8 +15,9 @@ from eval.metrics import evaluate_arrays
 from models import ThemeModel, load_model
 
 
-def evaluate_model(model: ThemeModel, examples: list[Example], data: dict,
-                   n_boot: int = 1000, seed: int = 0) -> tuple[dict, list[dict]]:
+def evaluate_model(
+    model: ThemeModel, examples: list[Example], data: dict, n_boot: int = 1000, seed: int = 0
+) -> tuple[dict, list[dict]]:
     """Metrics (overall, per theme, per language, with a bootstrap CI) and one prediction row per paragraph.
 
     ``data`` describes what was scored (path, sha256, split) and is stored in the metrics, so a
@@ -28,8 +29,7 @@ def evaluate_model(model: ThemeModel, examples: list[Example], data: dict,
     seconds = time.perf_counter() - started
     pred = (scores >= np.asarray(model.thresholds_)).astype(np.int8)
     y = to_matrix(examples, model.labels)
-    metrics = evaluate_arrays(y, pred, scores, [ex.lang for ex in examples], model.labels,
-                              n_boot=n_boot, seed=seed)
+    metrics = evaluate_arrays(y, pred, scores, [ex.lang for ex in examples], model.labels, n_boot=n_boot, seed=seed)
     metrics = {
         "data": {**data, "paragraphs": len(examples)},
         "labels": model.labels,
@@ -38,10 +38,17 @@ def evaluate_model(model: ThemeModel, examples: list[Example], data: dict,
         "paragraphs_per_second": round(len(examples) / seconds, 1) if seconds > 0 else None,
         **metrics,
     }
-    rows = [{"id": ex.id, "doc_id": ex.doc_id, "lang": ex.lang, "labels": ex.labels,
-             "predicted": [lab for lab, on in zip(model.labels, p) if on],
-             "scores": {lab: round(float(s), 6) for lab, s in zip(model.labels, sc)}}
-            for ex, p, sc in zip(examples, pred, scores)]
+    rows = [
+        {
+            "id": ex.id,
+            "doc_id": ex.doc_id,
+            "lang": ex.lang,
+            "labels": ex.labels,
+            "predicted": [lab for lab, on in zip(model.labels, p) if on],
+            "scores": {lab: round(float(s), 6) for lab, s in zip(model.labels, sc)},
+        }
+        for ex, p, sc in zip(examples, pred, scores)
+    ]
     return metrics, rows
 
 
@@ -55,8 +62,12 @@ def run_test_split(run_dir: Path) -> tuple[list[Example], dict]:
     sha = file_sha256(path)
     if sha != record["data"]["sha256"]:
         raise DataError([f"{path}: changed since {run_dir} was trained (sha256 differs); pass --data FILE"])
-    parts = assign_splits(read_examples(path, record_labels(run_dir)), dev=config["dev_fraction"],
-                          test=config["test_fraction"], seed=config["seed"])
+    parts = assign_splits(
+        read_examples(path, record_labels(run_dir)),
+        dev=config["dev_fraction"],
+        test=config["test_fraction"],
+        seed=config["seed"],
+    )
     return parts["test"], {"path": path, "sha256": sha, "split": "test"}
 
 
@@ -64,8 +75,13 @@ def record_labels(run_dir: Path) -> list[str]:
     return [lab["id"] for lab in json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))["labels"]]
 
 
-def evaluate_run(run: str | Path, data: str | Path | None = None, out: str | Path | None = None,
-                 predictions: str | Path | None = None, n_boot: int = 1000) -> dict:
+def evaluate_run(
+    run: str | Path,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    predictions: str | Path | None = None,
+    n_boot: int = 1000,
+) -> dict:
     """Evaluate a run folder on ``data`` (default: its own test split) and write the results.
 
     Default outputs: ``RUN/metrics.json`` for the test split, ``RUN/metrics-<data stem>.json`` otherwise.

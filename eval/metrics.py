@@ -34,8 +34,7 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.nanmean(f1)) if np.any(~np.isnan(f1)) else 0.0
 
 
-def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray,
-                  labels: Sequence[str]) -> dict:
+def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray, labels: Sequence[str]) -> dict:
     """Per-theme precision, recall, F1, support and PR-AUC, plus the averaged figures."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     p, r, _, support = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=np.nan)
@@ -44,8 +43,13 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray,
     for j, lab in enumerate(labels):
         has_pos = y_true[:, j].any()
         pr_auc = average_precision_score(y_true[:, j], y_score[:, j]) if has_pos else float("nan")
-        per_label[lab] = {"precision": _clean(p[j]), "recall": _clean(r[j]), "f1": _clean(f1[j]),
-                          "support": int(support[j]), "pr_auc": _clean(pr_auc)}
+        per_label[lab] = {
+            "precision": _clean(p[j]),
+            "recall": _clean(r[j]),
+            "f1": _clean(f1[j]),
+            "support": int(support[j]),
+            "pr_auc": _clean(pr_auc),
+        }
     micro = precision_recall_fscore_support(y_true, y_pred, average="micro", zero_division=0.0)[2]
     # samples F1 of a paragraph with no theme and no prediction is a perfect 1.0
     samples = precision_recall_fscore_support(y_true, y_pred, average="samples", zero_division=1.0)[2]
@@ -60,20 +64,32 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray,
     }
 
 
-def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> dict:
+def bootstrap_ci(
+    y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """Percentile bootstrap interval of macro-F1, resampling paragraphs with replacement."""
     rng = np.random.default_rng(seed)
     n = len(y_true)
-    stats = np.array([macro_f1(y_true[idx], y_pred[idx])
-                      for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
+    stats = np.array([macro_f1(y_true[idx], y_pred[idx]) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
     alpha = (1 - level) / 2
-    return {"metric": "macro_f1", "level": level, "n_boot": n_boot,
-            "low": float(np.quantile(stats, alpha)), "high": float(np.quantile(stats, 1 - alpha))}
+    return {
+        "metric": "macro_f1",
+        "level": level,
+        "n_boot": n_boot,
+        "low": float(np.quantile(stats, alpha)),
+        "high": float(np.quantile(stats, 1 - alpha)),
+    }
 
 
-def evaluate_arrays(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray, langs: Sequence[str],
-                    labels: Sequence[str], n_boot: int = 1000, seed: int = 0) -> dict:
+def evaluate_arrays(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    y_score: np.ndarray,
+    langs: Sequence[str],
+    labels: Sequence[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Every figure overall and per language, with a bootstrap interval for macro-F1 on each."""
     y_true, y_pred, y_score = np.asarray(y_true), np.asarray(y_pred), np.asarray(y_score)
     langs = np.asarray(langs)

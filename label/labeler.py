@@ -37,8 +37,10 @@ class LabelSummary:
     def __str__(self) -> str:
         rate = self.paragraphs / self.seconds if self.seconds else 0.0
         themes = ", ".join(f"{k} {v}" for k, v in self.themes.items())
-        return (f"labeled {self.paragraphs} paragraphs of {self.documents} documents in {self.seconds:.1f}s "
-                f"({rate:,.0f} paragraphs/s); themes: {themes}; output: {self.out}")
+        return (
+            f"labeled {self.paragraphs} paragraphs of {self.documents} documents in {self.seconds:.1f}s "
+            f"({rate:,.0f} paragraphs/s); themes: {themes}; output: {self.out}"
+        )
 
 
 def _batches(inputs: list[str], size: int, summary: LabelSummary) -> Iterator[list[tuple[str, int, str]]]:
@@ -72,23 +74,37 @@ class _Writer:
         labels = self.labels
         if self.kind == ".jsonl":
             self.f.writelines(
-                json.dumps({"doc_id": d, "paragraph": i, "text": t,
-                            "labels": [lab for lab, x in zip(labels, o) if x],
-                            "scores": {lab: round(float(s), 6) for lab, s in zip(labels, sc)}},
-                           ensure_ascii=False) + "\n"
-                for (d, i, t), sc, o in zip(rows, scores, on))
+                json.dumps(
+                    {
+                        "doc_id": d,
+                        "paragraph": i,
+                        "text": t,
+                        "labels": [lab for lab, x in zip(labels, o) if x],
+                        "scores": {lab: round(float(s), 6) for lab, s in zip(labels, sc)},
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+                for (d, i, t), sc, o in zip(rows, scores, on)
+            )
         elif self.kind == ".csv":
-            self.csv.writerows([d, i, t, ";".join(lab for lab, x in zip(labels, o) if x)]
-                               + [f"{s:.6f}" for s in sc] for (d, i, t), sc, o in zip(rows, scores, on))
+            self.csv.writerows(
+                [d, i, t, ";".join(lab for lab, x in zip(labels, o) if x)] + [f"{s:.6f}" for s in sc]
+                for (d, i, t), sc, o in zip(rows, scores, on)
+            )
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.table({
-                "doc_id": [r[0] for r in rows], "paragraph": [r[1] for r in rows], "text": [r[2] for r in rows],
-                "labels": [[lab for lab, x in zip(labels, o) if x] for o in on],
-                "scores": [{lab: float(s) for lab, s in zip(labels, sc)} for sc in scores],
-            })
+            table = pa.table(
+                {
+                    "doc_id": [r[0] for r in rows],
+                    "paragraph": [r[1] for r in rows],
+                    "text": [r[2] for r in rows],
+                    "labels": [[lab for lab, x in zip(labels, o) if x] for o in on],
+                    "scores": [{lab: float(s) for lab, s in zip(labels, sc)} for sc in scores],
+                }
+            )
             if self._pq is None:
                 self._pq = pq.ParquetWriter(self.path, table.schema)
             self._pq.write_table(table)
@@ -100,8 +116,9 @@ class _Writer:
             self._pq.close()
 
 
-def label_corpus(model: str | Path | ThemeModel, inputs: list[str], out: str | Path,
-                 batch_size: int = 512, progress: bool = True) -> LabelSummary:
+def label_corpus(
+    model: str | Path | ThemeModel, inputs: list[str], out: str | Path, batch_size: int = 512, progress: bool = True
+) -> LabelSummary:
     """Label every paragraph of ``inputs`` with ``model`` (a run folder or a loaded model) into ``out``."""
     out = Path(out)
     if out.suffix.lower() not in OUTPUT_SUFFIXES:

@@ -56,8 +56,12 @@ class ThemeModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._save_weights(directory)
-        meta = {"kind": self.kind, "labels": self.labels, "params": self.params,
-                "thresholds": {lab: float(t) for lab, t in zip(self.labels, self.thresholds_)}}
+        meta = {
+            "kind": self.kind,
+            "labels": self.labels,
+            "params": self.params,
+            "thresholds": {lab: float(t) for lab, t in zip(self.labels, self.thresholds_)},
+        }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
         return directory
 

@@ -36,20 +36,29 @@ class TfidfModel(ThemeModel):
     """Shared TF-IDF features, one binary classifier per theme."""
 
     kind = "tfidf"
-    defaults = {"classifier": "logreg", "C": 4.0, "alpha": 0.3, "char_ngrams": [1, 4],
-                "word_ngrams": [1, 2], "min_df": 2, "max_features": 200_000, "seed": 0}
+    defaults = {
+        "classifier": "logreg",
+        "C": 4.0,
+        "alpha": 0.3,
+        "char_ngrams": [1, 4],
+        "word_ngrams": [1, 2],
+        "min_df": 2,
+        "max_features": 200_000,
+        "seed": 0,
+    }
 
     def __init__(self, labels: Sequence[str], **params):
         super().__init__(labels, **{**self.defaults, **params})
 
     def _vectorizer(self) -> FeatureUnion:
         p = self.params
-        common = {"sublinear_tf": True, "min_df": p["min_df"], "max_features": p["max_features"],
-                  "dtype": np.float32}
-        return FeatureUnion([
-            ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]), **common)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]), **common)),
-        ])
+        common = {"sublinear_tf": True, "min_df": p["min_df"], "max_features": p["max_features"], "dtype": np.float32}
+        return FeatureUnion(
+            [
+                ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]), **common)),
+                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]), **common)),
+            ]
+        )
 
     def _classifier(self, y: np.ndarray):
         p = self.params
@@ -101,8 +110,12 @@ class TfidfModel(ThemeModel):
         vectorizers = [vec for _, vec in self.vectorizer_.transformer_list]
         vocabularies = [vec.vocabulary_ for vec in vectorizers]
         terms = [np.array(sorted(v, key=v.get), dtype=str) for v in vocabularies]
-        state = {"vectorizer": self.vectorizer_, "terms": terms, "estimators": self.estimators_,
-                 "constant": self.constant_}
+        state = {
+            "vectorizer": self.vectorizer_,
+            "terms": terms,
+            "estimators": self.estimators_,
+            "constant": self.constant_,
+        }
         for vec in vectorizers:
             del vec.vocabulary_
         try:
@@ -121,7 +134,10 @@ class TfidfModel(ThemeModel):
             raise ModelError(f"{path}: refusing to load unexpected types: {', '.join(refused)}")
         state = sio.load(path, trusted=sorted(untrusted))
         self.vectorizer_, self.estimators_, self.constant_ = (
-            state["vectorizer"], state["estimators"], state["constant"])
+            state["vectorizer"],
+            state["estimators"],
+            state["constant"],
+        )
         for (_, vec), terms in zip(self.vectorizer_.transformer_list, state["terms"]):
             vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
 

@@ -25,21 +25,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     from eval.evaluate import evaluate_model, write_evaluation
     from train.run import TrainConfig, staged_run, train
 
-    config = TrainConfig(model=args.model, out=args.out, data=args.data, seed=args.seed,
-                         dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
-                         params=dict(args.param or []))
+    config = TrainConfig(
+        model=args.model,
+        out=args.out,
+        data=args.data,
+        seed=args.seed,
+        dev_fraction=args.dev_fraction,
+        test_fraction=args.test_fraction,
+        params=dict(args.param or []),
+    )
     with staged_run(args.out, overwrite=args.overwrite) as staging:
         result = train(config, staging)
         test = result.parts["test"]
-        info = {"path": result.record["data"]["path"], "sha256": result.record["data"]["sha256"],
-                "split": "test"}
+        info = {"path": result.record["data"]["path"], "sha256": result.record["data"]["sha256"], "split": "test"}
         metrics, rows = evaluate_model(result.model, test, info, n_boot=args.n_boot, seed=args.seed)
-        metrics = {"run": result.record["name"], "model": args.model, **metrics,
-                   "fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
+        metrics = {
+            "run": result.record["name"],
+            "model": args.model,
+            **metrics,
+            "fit_seconds": result.record["fit_seconds"],
+            "model_bytes": result.record["model_bytes"],
+        }
         write_evaluation(metrics, rows, staging / "metrics.json", staging / "predictions.jsonl")
     sizes = ", ".join(f"{k} {v['paragraphs']}" for k, v in result.record["splits"].items())
-    print(f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; "
-          f"test macro-F1 {_with_ci(metrics)}; run folder: {args.out}")
+    print(
+        f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; "
+        f"test macro-F1 {_with_ci(metrics)}; run folder: {args.out}"
+    )
     return 0
 
 
@@ -48,8 +60,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     m = evaluate_run(args.run, data=args.data, out=args.out, predictions=args.predictions, n_boot=args.n_boot)
     per_lang = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in m["per_language"].items())
-    print(f"{args.run}: {m['data']['paragraphs']} paragraphs; macro-F1 {_with_ci(m)}, "
-          f"micro-F1 {m['micro_f1']:.3f}; per language: {per_lang}")
+    print(
+        f"{args.run}: {m['data']['paragraphs']} paragraphs; macro-F1 {_with_ci(m)}, "
+        f"micro-F1 {m['micro_f1']:.3f}; per language: {per_lang}"
+    )
     return 0
 
 
@@ -63,8 +77,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_label(args: argparse.Namespace) -> int:
     from label.labeler import label_corpus
 
-    summary = label_corpus(args.model, args.inputs, args.out, batch_size=args.batch_size,
-                           progress=not args.quiet)
+    summary = label_corpus(args.model, args.inputs, args.out, batch_size=args.batch_size, progress=not args.quiet)
     print(summary)
     return 0
 
@@ -97,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dev-fraction", type=float, default=0.1)
     p.add_argument("--test-fraction", type=float, default=0.1)
-    p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE",
-                   help="model parameter, e.g. C=2.0 (repeatable)")
+    p.add_argument(
+        "--param", type=_param, action="append", metavar="KEY=VALUE", help="model parameter, e.g. C=2.0 (repeatable)"
+    )
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the interval")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.set_defaults(func=cmd_train)

@@ -9,17 +9,39 @@ import pytest
 
 # Short phrases per theme; fixture paragraphs combine them so every theme and several combinations occur.
 PHRASES = {
-    "price_competition": ["企业陷入价格战，利润持续下滑。", "Firms cut prices below cost in a price war.",
-                          "坚决遏制低价无序竞争。", "Dumping and thin margins hurt the sector."],
-    "industrial_upgrading": ["推动传统产业转型升级。", "Move from assembly to advanced manufacturing.",
-                             "加快制造业高端化智能化。", "Upgrade the industrial structure toward high value."],
-    "innovation": ["加大研发投入，突破关键核心技术。", "R&D spending rose and patents doubled.",
-                   "建设国家重点实验室。", "Firms invested in new technology and research."],
-    None: ["居民消费价格涨幅保持稳定。", "GDP grew by five percent last year.", "深化行政体制改革。",
-           "Roads and bridges were renovated."],
+    "price_competition": [
+        "企业陷入价格战，利润持续下滑。",
+        "Firms cut prices below cost in a price war.",
+        "坚决遏制低价无序竞争。",
+        "Dumping and thin margins hurt the sector.",
+    ],
+    "industrial_upgrading": [
+        "推动传统产业转型升级。",
+        "Move from assembly to advanced manufacturing.",
+        "加快制造业高端化智能化。",
+        "Upgrade the industrial structure toward high value.",
+    ],
+    "innovation": [
+        "加大研发投入，突破关键核心技术。",
+        "R&D spending rose and patents doubled.",
+        "建设国家重点实验室。",
+        "Firms invested in new technology and research.",
+    ],
+    None: [
+        "居民消费价格涨幅保持稳定。",
+        "GDP grew by five percent last year.",
+        "深化行政体制改革。",
+        "Roads and bridges were renovated.",
+    ],
 }
-COMBOS = [[], ["price_competition"], ["industrial_upgrading"], ["innovation"],
-          ["price_competition", "industrial_upgrading"], ["industrial_upgrading", "innovation"]]
+COMBOS = [
+    [],
+    ["price_competition"],
+    ["industrial_upgrading"],
+    ["innovation"],
+    ["price_competition", "industrial_upgrading"],
+    ["industrial_upgrading", "innovation"],
+]
 
 
 def make_rows(n_docs: int = 24, per_doc: int = 5) -> list[dict]:
@@ -30,10 +52,10 @@ def make_rows(n_docs: int = 24, per_doc: int = 5) -> list[dict]:
         for p in range(per_doc):
             labels = COMBOS[(d + p) % len(COMBOS)]
             parts = [PHRASES[lab][(d + offset + 2 * p) % 2 * 2 + offset] for lab in labels] or [
-                PHRASES[None][(d + p) % 2 * 2 + offset]]
+                PHRASES[None][(d + p) % 2 * 2 + offset]
+            ]
             text = " ".join(parts) + f" ({d}-{p})"
-            rows.append({"id": f"d{d:02d}-p{p}", "text": text, "labels": labels, "lang": lang,
-                         "doc_id": f"d{d:02d}"})
+            rows.append({"id": f"d{d:02d}-p{p}", "text": text, "labels": labels, "lang": lang, "doc_id": f"d{d:02d}"})
     return rows
 
 

@@ -9,8 +9,7 @@ from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
 BASELINES = ["tfidf-logreg", "tfidf-svm", "tfidf-nb"]
-RUN_FILES = {"model", "labels.json", "thresholds.json", "config.json", "run.json", "metrics.json",
-             "predictions.jsonl"}
+RUN_FILES = {"model", "labels.json", "thresholds.json", "config.json", "run.json", "metrics.json", "predictions.jsonl"}
 
 
 def run(*argv):
@@ -51,8 +50,21 @@ def test_train_writes_a_self_explaining_run(trained, name):
 def test_evaluate_on_other_data_and_own_test_split(trained, tmp_path, capsys):
     root, data = trained
     other = write_jsonl(tmp_path / "other.jsonl", make_rows(n_docs=4))
-    assert run("evaluate", root / "tfidf-logreg", "--data", other, "--out", tmp_path / "m.json",
-               "--predictions", tmp_path / "p.jsonl", "--n-boot", 20) == 0
+    assert (
+        run(
+            "evaluate",
+            root / "tfidf-logreg",
+            "--data",
+            other,
+            "--out",
+            tmp_path / "m.json",
+            "--predictions",
+            tmp_path / "p.jsonl",
+            "--n-boot",
+            20,
+        )
+        == 0
+    )
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["data"]["paragraphs"] == 20 and m["data"]["split"] is None and m["run"] == "tfidf-logreg"
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 20
@@ -87,8 +99,12 @@ def test_label_a_folder(trained, docs_dir, tmp_path, suffix, capsys):
     else:
         rows = pd.read_parquet(out).to_dict(orient="records")
     assert [(r["paragraph"], r["text"]) for r in rows] == [
-        (0, "一、工作回顾"), (1, "企业陷入价格战，利润下滑。"), (2, "加大研发投入。"),
-        (0, "Upgrade manufacturing."), (1, "Cut prices in a price war.")]
+        (0, "一、工作回顾"),
+        (1, "企业陷入价格战，利润下滑。"),
+        (2, "加大研发投入。"),
+        (0, "Upgrade manufacturing."),
+        (1, "Cut prices in a price war."),
+    ]
     assert rows[0]["doc_id"].endswith("report.txt")
     assert "labeled 5 paragraphs of 2 documents" in capsys.readouterr().out
     assert not list(tmp_path.glob(".*partial*"))

@@ -40,8 +40,10 @@ def test_loading_refuses_unexpected_types(tmp_path):
     model, _ = _fit("tfidf-nb")
     model.save(tmp_path)
     # a file from elsewhere that carries a callable must not load
-    sio.dump({"vectorizer": FunctionTransformer(func=np.sum), "terms": [], "estimators": [], "constant": []},
-             tmp_path / "model.skops")
+    sio.dump(
+        {"vectorizer": FunctionTransformer(func=np.sum), "terms": [], "estimators": [], "constant": []},
+        tmp_path / "model.skops",
+    )
     with pytest.raises(ModelError, match="refusing to load"):
         load_model(tmp_path)
 

@@ -28,22 +28,25 @@ def test_reads_good_file_and_keeps_extra_columns(tmp_path):
     assert to_matrix(exs, label_ids()).tolist() == [[0, 1, 0], [0, 0, 0]]
 
 
-@pytest.mark.parametrize("line, expected", [
-    ('{"id": "a", "text": ', "x.jsonl:2: invalid JSON"),
-    (b'{"id": "a", "text": "\xff\xfe"}', "x.jsonl:2: invalid UTF-8"),
-    ('{"id": "z", "labels": [], "lang": "zh"}', "x.jsonl:2: missing 'text'"),
-    ('{"id": "z", "text": "  ", "labels": []}', "x.jsonl:2: empty 'text'"),
-    ('{"id": "z", "text": "t", "labels": ["pricing"]}', "x.jsonl:2: unknown label 'pricing'"),
-    ('{"id": "a", "text": "t", "labels": []}', "x.jsonl:2: duplicate id 'a' (first at"),
-    ('{"id": "z", "text": "t", "labels": "innovation"}', "x.jsonl:2: 'labels' must be a list"),
-    ('{"id": "z", "text": 5, "labels": []}', "x.jsonl:2: 'text' must be a string"),
-    ('{"id": ["z"], "text": "t", "labels": []}', "x.jsonl:2: 'id' must be a string"),
-    ('{"id": "z", "text": "t", "labels": [], "lang": "Chinese"}', "x.jsonl:2: 'lang' must be an ISO 639-1"),
-    ('{"id": "z", "text": "t", "labels": []}', None),
-    ('[1, 2]', "x.jsonl:2: expected a JSON object"),
-    ('{"text": "t", "labels": []}', "x.jsonl:2: missing 'id'"),
-    ('{"id": "z", "text": "t"}', "x.jsonl:2: missing 'labels'"),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ('{"id": "a", "text": ', "x.jsonl:2: invalid JSON"),
+        (b'{"id": "a", "text": "\xff\xfe"}', "x.jsonl:2: invalid UTF-8"),
+        ('{"id": "z", "labels": [], "lang": "zh"}', "x.jsonl:2: missing 'text'"),
+        ('{"id": "z", "text": "  ", "labels": []}', "x.jsonl:2: empty 'text'"),
+        ('{"id": "z", "text": "t", "labels": ["pricing"]}', "x.jsonl:2: unknown label 'pricing'"),
+        ('{"id": "a", "text": "t", "labels": []}', "x.jsonl:2: duplicate id 'a' (first at"),
+        ('{"id": "z", "text": "t", "labels": "innovation"}', "x.jsonl:2: 'labels' must be a list"),
+        ('{"id": "z", "text": 5, "labels": []}', "x.jsonl:2: 'text' must be a string"),
+        ('{"id": ["z"], "text": "t", "labels": []}', "x.jsonl:2: 'id' must be a string"),
+        ('{"id": "z", "text": "t", "labels": [], "lang": "Chinese"}', "x.jsonl:2: 'lang' must be an ISO 639-1"),
+        ('{"id": "z", "text": "t", "labels": []}', None),
+        ("[1, 2]", "x.jsonl:2: expected a JSON object"),
+        ('{"text": "t", "labels": []}', "x.jsonl:2: missing 'id'"),
+        ('{"id": "z", "text": "t"}', "x.jsonl:2: missing 'labels'"),
+    ],
+)
 def test_each_problem_names_file_line_and_problem(tmp_path, line, expected):
     path = _jsonl(tmp_path, [json.dumps(GOOD, ensure_ascii=False), line])
     if expected is None:
@@ -63,12 +66,17 @@ def test_all_problems_are_reported_together(tmp_path):
 
 def test_csv_labels_are_semicolon_separated_and_lines_counted_with_header(tmp_path):
     p = tmp_path / "x.csv"
-    pd.DataFrame([{"id": "a", "text": "t1", "labels": "innovation;price_competition", "lang": "en", "doc_id": "d"},
-                  {"id": "b", "text": "t2", "labels": "", "lang": "en", "doc_id": "d"},
-                  {"id": "c", "text": "t3", "labels": "inovation", "lang": "en", "doc_id": "d"}]).to_csv(p, index=False)
+    pd.DataFrame(
+        [
+            {"id": "a", "text": "t1", "labels": "innovation;price_competition", "lang": "en", "doc_id": "d"},
+            {"id": "b", "text": "t2", "labels": "", "lang": "en", "doc_id": "d"},
+            {"id": "c", "text": "t3", "labels": "inovation", "lang": "en", "doc_id": "d"},
+        ]
+    ).to_csv(p, index=False)
     problems = _problems(p)
-    assert problems == [f"{p}:4: unknown label 'inovation' (known: industrial_upgrading, innovation, "
-                        "price_competition)"]
+    assert problems == [
+        f"{p}:4: unknown label 'inovation' (known: industrial_upgrading, innovation, price_competition)"
+    ]
     p2 = tmp_path / "y.csv"
     p.write_text(p.read_text().replace("inovation", "innovation"))
     p.rename(p2)

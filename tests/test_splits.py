@@ -6,8 +6,17 @@ from tests.conftest import make_rows
 
 
 def _examples(rows):
-    return [Example(r["id"], r["text"], r["labels"], r["lang"], r["doc_id"], {k: v for k, v in r.items()
-            if k not in ("id", "text", "labels", "lang", "doc_id")}) for r in rows]
+    return [
+        Example(
+            r["id"],
+            r["text"],
+            r["labels"],
+            r["lang"],
+            r["doc_id"],
+            {k: v for k, v in r.items() if k not in ("id", "text", "labels", "lang", "doc_id")},
+        )
+        for r in rows
+    ]
 
 
 def test_no_document_in_two_splits_and_all_rows_kept():

@@ -36,8 +36,18 @@ from models import ThemeModel, make_model
 from models.thresholds import tune_thresholds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-LIBRARIES = ("numpy", "scipy", "scikit-learn", "skops", "pandas", "pyarrow", "torch", "transformers",
-             "datasets", "policytheme")
+LIBRARIES = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "skops",
+    "pandas",
+    "pyarrow",
+    "torch",
+    "transformers",
+    "datasets",
+    "policytheme",
+)
 
 
 class RunError(RuntimeError):
@@ -123,9 +133,12 @@ def staged_run(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
 
 def git_revision() -> dict | None:
     """The project's git commit and whether the work tree had changes, or None outside a repository."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
     try:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
