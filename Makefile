@@ -4,7 +4,10 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 RUNS    ?= runs
-SAMPLE  ?= ../shared/corpus
+MODELS  ?= tfidf-logreg tfidf-svm tfidf-nb
+# Real documents to label in the demo when ../shared is there (developers, CI); else the shipped samples.
+SAMPLE  ?= $(or $(wildcard ../shared/corpus/zh_provincial_gov_work_report_2026_*.txt),data/samples)
+REALDEV ?= $(wildcard ../shared/real-dev.jsonl)
 
 .PHONY: setup demo test lint clean
 
@@ -18,8 +21,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# The main job: train every baseline on the shipped corpus (each is evaluated on its test split),
+# evaluate on real paragraphs when available, compare, and batch-label sample documents.
 demo: setup
-	$(BIN)/python -m policytheme.demo --runs $(RUNS) --sample $(SAMPLE)
+	@for m in $(MODELS); do $(BIN)/policytheme train --model $$m --out $(RUNS)/$$m --overwrite || exit 1; done
+	@for m in $(MODELS); do [ -z "$(REALDEV)" ] || $(BIN)/policytheme evaluate $(RUNS)/$$m --data $(REALDEV) || exit 1; done
+	$(BIN)/policytheme compare $(addprefix $(RUNS)/,$(MODELS)) --out $(RUNS)/compare.md
+	$(BIN)/policytheme label --model $(RUNS)/tfidf-logreg $(SAMPLE) --out $(RUNS)/sample-labels.jsonl
 
 test: setup
 	$(BIN)/python -m pytest
