@@ -1,4 +1,4 @@
-"""Deterministic train/dev/test splits, grouped by document and stratified over label combinations.
+"""Deterministic train/dev/test splits, grouped by document, stratified over language and label combination.
 
 No document is in two splits (paragraphs of one report share vocabulary, so a split by paragraph would
 flatter every model). Files that carry a ``split`` column on every row (the shipped corpus) keep it.
@@ -32,7 +32,7 @@ def assign_splits(
 def grouped_split(
     examples: list[Example], dev: float = 0.1, test: float = 0.1, seed: int = 0
 ) -> dict[str, list[Example]]:
-    """Put whole documents into train/dev/test, keeping label combinations in proportion.
+    """Put whole documents into train/dev/test, keeping languages and label combinations in proportion.
 
     Uses ``StratifiedGroupKFold`` with ``k = round(1 / min(dev, test))`` folds: the first folds go to
     test, the next to dev, the rest to train. The same input and seed always give the same split.
@@ -42,15 +42,16 @@ def grouped_split(
     groups = np.array([ex.doc_id for ex in examples])
     if len(set(groups)) < 3:
         raise DataError([f"need at least 3 documents (doc_id) to split, got {len(set(groups))}"])
-    combos = np.array(["+".join(sorted(ex.labels)) for ex in examples])
+    # strata: language x label combination, so every split can report per-language figures
+    strata = np.array([f"{ex.lang}|{'+'.join(sorted(ex.labels))}" for ex in examples])
     k = max(3, min(round(1 / min(dev, test)), len(set(groups))))
     n_test = max(1, round(test * k))
     n_dev = max(1, round(dev * k))
     sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     fold_of = np.empty(len(examples), dtype=int)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rare combinations have fewer members than folds
-        for f, (_, idx) in enumerate(sgkf.split(np.zeros(len(examples)), combos, groups)):
+        warnings.simplefilter("ignore")  # rare strata have fewer members than folds
+        for f, (_, idx) in enumerate(sgkf.split(np.zeros(len(examples)), strata, groups)):
             fold_of[idx] = f
     parts: dict[str, list[Example]] = {s: [] for s in SPLITS}
     for ex, f in zip(examples, fold_of):

@@ -5,7 +5,8 @@ from collections import Counter
 
 import pytest
 
-from data.datasheet import ANNOTATION, length_bucket, main as datasheet_main, read_annotation
+from data.datasheet import ANNOTATION, length_bucket, read_annotation
+from data.datasheet import main as datasheet_main
 from data.quality import near_duplicates, read_shared_corpus, shared_runs
 from data.records import CORPUS_PATH, SPLITS, label_ids, read_examples
 
@@ -33,8 +34,9 @@ def test_documents_have_3_to_15_paragraphs_of_one_language_and_source(corpus):
         docs.setdefault(e.doc_id, []).append(e)
     sizes = {d: len(rows) for d, rows in docs.items()}
     assert all(3 <= k <= 15 for k in sizes.values()), {d: k for d, k in sizes.items() if not 3 <= k <= 15}
-    assert all(len({e.lang for e in rows}) == 1 and len({e.extra.get("source") for e in rows}) == 1
-               for rows in docs.values())
+    assert all(
+        len({e.lang for e in rows}) == 1 and len({e.extra.get("source") for e in rows}) == 1 for rows in docs.values()
+    )
 
 
 def test_label_distribution(corpus):
