@@ -161,7 +161,6 @@ def tables(examples: list[Example], annotation: list[dict] | None) -> str:
         ]
         changed = sum(r["final"] != r["first"] for r in annotation)
         out += [
-            "",
             f"{sum(r['first'] != r['second'] for r in annotation)} of {len(annotation)} paragraphs had "
             f"some disagreement; adjudication changed the first pass's labels on {changed}.",
         ]
