@@ -6,7 +6,7 @@ TORCH   ?= torch==2.13.0
 RUNS    ?= runs
 MODELS  ?= tfidf-logreg tfidf-svm tfidf-nb
 # Real documents to label in the demo when ../shared is there (developers, CI); else the shipped samples.
-SAMPLE  ?= $(or $(wildcard ../shared/corpus/zh_provincial_gov_work_report_2026_*.txt),data/samples)
+SAMPLE  ?= $(if $(wildcard ../shared/corpus/*.txt),'../shared/corpus/zh_provincial_gov_work_report_2026_*.txt',data/samples)
 REALDEV ?= $(wildcard ../shared/real-dev.jsonl)
 
 .PHONY: setup demo test lint clean
