@@ -7,15 +7,17 @@ from pathlib import Path
 
 from models.base import ModelError, ThemeModel, read_meta
 from models.tfidf import TfidfModel, baseline
+from models.transformer import DEFAULT_BACKBONE, TransformerModel
 
 # name on the command line -> factory(labels, **params)
 MODELS = {
     "tfidf-logreg": baseline("logreg", C=4.0),
     "tfidf-svm": baseline("svm", C=0.5),
     "tfidf-nb": baseline("nb", alpha=0.3),
+    "transformer": TransformerModel,
 }
 # "kind" in model.json -> class that loads it
-KINDS = {TfidfModel.kind: TfidfModel}
+KINDS = {TfidfModel.kind: TfidfModel, TransformerModel.kind: TransformerModel}
 
 
 def make_model(name: str, labels: Sequence[str], **params) -> ThemeModel:
@@ -37,4 +39,4 @@ def load_model(directory: str | Path) -> ThemeModel:
     return KINDS[kind].load(directory)
 
 
-__all__ = ["MODELS", "ModelError", "ThemeModel", "load_model", "make_model"]
+__all__ = ["DEFAULT_BACKBONE", "MODELS", "ModelError", "ThemeModel", "load_model", "make_model"]

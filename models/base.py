@@ -1,7 +1,7 @@
 """The contract every model keeps, so that train, eval and label never ask which kind they hold.
 
     model = make_model("tfidf-logreg", labels=["price_competition", ...])
-    model.fit(texts, y)                 # y: (n, n_labels) 0/1 matrix; returns the model
+    model.fit(texts, y, dev=(dev_texts, dev_y))  # y: (n, n_labels) 0/1 matrix; returns the model
     model.thresholds_ = tune_thresholds(y_dev, model.predict_proba(dev_texts))
     p = model.predict_proba(texts)      # (n, n_labels) probabilities, label order = model.labels
     model.predict(texts)                # 0/1 by the per-theme thresholds
@@ -34,9 +34,12 @@ class ThemeModel:
         self.labels = list(labels)
         self.params = params
         self.thresholds_ = np.full(len(self.labels), 0.5)
+        self.history_: list[dict] = []  # per-epoch dev figures, for models that train in epochs
 
     # --- the part each model implements -------------------------------------------------------
-    def fit(self, texts: Sequence[str], y: np.ndarray) -> ThemeModel:
+    def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **options) -> ThemeModel:
+        """Learn from ``texts`` and their 0/1 label matrix ``y``. ``dev`` = (texts, y) may guide early
+        stopping; ``options`` are training-time settings (``work_dir``, ``resume``, ``progress``)."""
         raise NotImplementedError
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

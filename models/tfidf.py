@@ -48,6 +48,11 @@ class TfidfModel(ThemeModel):
     }
 
     def __init__(self, labels: Sequence[str], **params):
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ModelError(
+                f"unknown TF-IDF parameter(s): {', '.join(sorted(unknown))} (known: {', '.join(self.defaults)})"
+            )
         super().__init__(labels, **{**self.defaults, **params})
 
     def _vectorizer(self) -> FeatureUnion:
@@ -75,7 +80,8 @@ class TfidfModel(ThemeModel):
             return ComplementNB(alpha=p["alpha"])
         raise ModelError(f"unknown classifier {name!r}")
 
-    def fit(self, texts: Sequence[str], y: np.ndarray) -> TfidfModel:
+    def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **_) -> TfidfModel:
+        """Fit on ``texts``; ``dev`` and training options (work folder, resume) are not needed here."""
         y = np.asarray(y)
         try:
             self.vectorizer_ = self._vectorizer()

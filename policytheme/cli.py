@@ -4,6 +4,7 @@
     policytheme evaluate runs/logreg [--data FILE] [--out FILE]
     policytheme compare  runs/* [--out FILE.md]
     policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet}
+    policytheme pretrain --corpus DOCS... --out checkpoints/mini [--from ID_OR_PATH]
 
 Bad input ends with one line per problem on stderr (``file:line: problem``) and exit code 2.
 """
@@ -12,19 +13,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
 from data.records import DataError
-from models import MODELS, ModelError
+from models import DEFAULT_BACKBONE, MODELS, ModelError
 
 EXIT_BAD_INPUT = 2
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from eval.evaluate import evaluate_model, write_evaluation
-    from train.run import TrainConfig, staged_run, train
+# flags that are model parameters: flag name -> parameter name
+MODEL_FLAGS = {
+    "backbone": "backbone",
+    "epochs": "epochs",
+    "max_steps": "max_steps",
+    "batch_size": "batch_size",
+    "learning_rate": "learning_rate",
+    "max_length": "max_length",
+    "grad_accum": "grad_accum",
+}
 
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import shutil
+
+    from eval.evaluate import evaluate_model, write_evaluation
+    from train.run import TrainConfig, staged_run, train, work_dir_for
+
+    params = dict(args.param or [])
+    params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
     config = TrainConfig(
         model=args.model,
         out=args.out,
@@ -32,12 +50,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         dev_fraction=args.dev_fraction,
         test_fraction=args.test_fraction,
-        params=dict(args.param or []),
+        params=params,
+        train_langs=args.train_langs,
+        eval_langs=args.eval_langs,
+        resume=args.resume,
     )
-    with staged_run(args.out, overwrite=args.overwrite) as staging:
-        result = train(config, staging)
+    work = work_dir_for(args.out)
+    if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
+        train(config, None, work, progress=False)
+        return 0
+    if not args.resume and (work / "checkpoints").exists():
+        shutil.rmtree(work / "checkpoints")
+    with staged_run(args.out, overwrite=args.overwrite or args.resume) as staging:
+        result = train(config, staging, work)
         test = result.parts["test"]
-        info = {"path": result.record["data"]["path"], "sha256": result.record["data"]["sha256"], "split": "test"}
+        info = {
+            "path": result.record["data"]["path"],
+            "sha256": result.record["data"]["sha256"],
+            "split": "test",
+            "langs": args.eval_langs,
+        }
         metrics, rows = evaluate_model(result.model, test, info, n_boot=args.n_boot, seed=args.seed)
         metrics = {
             "run": result.record["name"],
@@ -47,10 +79,30 @@ def cmd_train(args: argparse.Namespace) -> int:
             "model_bytes": result.record["model_bytes"],
         }
         write_evaluation(metrics, rows, staging / "metrics.json", staging / "predictions.jsonl")
+    shutil.rmtree(work, ignore_errors=True)
     sizes = ", ".join(f"{k} {v['paragraphs']}" for k, v in result.record["splits"].items())
     print(
         f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; "
         f"test macro-F1 {_with_ci(metrics)}; run folder: {args.out}"
+    )
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from train.pretrain import PretrainConfig, pretrain
+    from train.run import staged_run
+
+    names = {f.name for f in fields(PretrainConfig)}
+    config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+    with staged_run(args.out, overwrite=args.overwrite) as staging:
+        record = pretrain(config, staging)
+    print(
+        f"pretrained {'from ' + args.from_ if args.from_ else 'from scratch'} on {record['paragraphs']} "
+        f"paragraphs ({record['tokens']:,} tokens, {record['parameters']:,} parameters, {record['steps']} steps) "
+        f"in {record['seconds']:.0f}s; MLM loss {record['first_loss']} -> {record['final_loss']}; "
+        f"checkpoint: {args.out} (use it with --backbone)"
     )
     return 0
 
@@ -87,6 +139,10 @@ def _with_ci(m: dict) -> str:
     return f"{m['macro_f1']:.3f} [95% CI {ci['low']:.3f}-{ci['high']:.3f}]"
 
 
+def _langs(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
 def _param(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -115,7 +171,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the interval")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--train-langs", type=_langs, metavar="LANGS", help="train and tune on these, e.g. en or en,de")
+    p.add_argument("--eval-langs", type=_langs, metavar="LANGS", help="report the test split of these, e.g. zh")
+    t = p.add_argument_group("transformer")
+    t.add_argument("--backbone", help=f"hub id or local checkpoint (default {DEFAULT_BACKBONE})")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (overrides --epochs)")
+    t.add_argument("--batch-size", type=int, help="per device (default 16 on CPU, 64 on a GPU)")
+    t.add_argument("--grad-accum", type=int, help="gradient accumulation steps")
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--max-length", type=int, help="tokens per window; longer paragraphs get sliding windows")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pretrain", help="masked-language-model pretraining on unlabeled documents")
+    p.add_argument("--corpus", nargs="+", required=True, help="files, folders or globs, as for `label`")
+    p.add_argument("--out", required=True, help="checkpoint folder to create")
+    p.add_argument("--from", dest="from_", metavar="ID_OR_PATH", help="continue pretraining this checkpoint")
+    for flag, kind, what in (
+        ("--vocab-size", int, "tokenizer vocabulary (from scratch)"),
+        ("--hidden-size", int, "encoder width (from scratch)"),
+        ("--layers", int, "encoder layers (from scratch)"),
+        ("--heads", int, "attention heads (from scratch)"),
+        ("--intermediate-size", int, "feed-forward width (from scratch)"),
+        ("--max-length", int, "tokens per paragraph"),
+        ("--epochs", float, "passes over the corpus"),
+        ("--max-steps", int, "stop after this many steps"),
+        ("--batch-size", int, "batch size"),
+        ("--learning-rate", float, "peak learning rate"),
+        ("--seed", int, "random seed"),
+    ):
+        p.add_argument(flag, type=kind, help=what)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("evaluate", help="score a run on labeled data")
     p.add_argument("run", help="run folder")

@@ -6,11 +6,14 @@
       thresholds.json   the per-theme decision thresholds tuned on dev
       config.json       the resolved configuration (re-run it with the same command)
       run.json          data sha256, split sizes, library versions, git revision, timings
+      history.json      dev figures per epoch (models that train in epochs)
       metrics.json      written by eval on the test split (policytheme train does it)
       predictions.jsonl per test paragraph: gold labels, predicted labels, scores
 
 A run is built in a staging folder and moved into place only when complete, so an interrupted or
 failed run never leaves a half-written folder, and an earlier run is replaced only when asked.
+Checkpoints live in a work folder beside it (``runs/.NAME.work``) until the run is complete, so an
+interrupted training continues with ``--resume``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
-from data.records import CORPUS_PATH, SCHEMA_PATH, Example, file_sha256, load_schema, read_examples, to_matrix
+from data.records import (
+    CORPUS_PATH,
+    SCHEMA_PATH,
+    DataError,
+    Example,
+    file_sha256,
+    load_schema,
+    read_examples,
+    to_matrix,
+)
 from data.splits import assign_splits, split_summary
 from models import ThemeModel, make_model
 from models.thresholds import tune_thresholds
@@ -63,6 +73,9 @@ class TrainConfig:
     dev_fraction: float = 0.1
     test_fraction: float = 0.1
     params: dict = field(default_factory=dict)
+    train_langs: list[str] | None = None  # train and tune on these languages only
+    eval_langs: list[str] | None = None  # report the test split of these languages only
+    resume: bool = False
 
 
 @dataclass
@@ -72,27 +85,36 @@ class TrainResult:
     record: dict
 
 
-def train(config: TrainConfig, run_dir: Path) -> TrainResult:
-    """Fit ``config.model`` on the train split, tune thresholds on dev, save everything to ``run_dir``."""
+def train(
+    config: TrainConfig, run_dir: Path | None, work_dir: Path | None = None, progress: bool = True
+) -> TrainResult:
+    """Fit ``config.model`` on the train split, tune thresholds on dev, save everything to ``run_dir``.
+
+    ``run_dir=None`` trains without writing (the other processes of a distributed run).
+    """
     labels = [lab["id"] for lab in load_schema()]
     examples = read_examples(config.data, labels)
-    parts = assign_splits(examples, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
+    parts = select_languages(
+        assign_splits(examples, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed),
+        config.train_langs,
+        config.eval_langs,
+    )
     train_rows, dev_rows = parts["train"], parts["dev"]
     model = make_model(config.model, labels, seed=config.seed, **config.params)
+    dev = ([ex.text for ex in dev_rows], to_matrix(dev_rows, labels))
 
     started = time.perf_counter()
-    model.fit([ex.text for ex in train_rows], to_matrix(train_rows, labels))
+    model.fit(
+        [ex.text for ex in train_rows],
+        to_matrix(train_rows, labels),
+        dev=dev,
+        work_dir=work_dir,
+        resume=config.resume,
+        progress=progress,
+    )
     fit_seconds = time.perf_counter() - started
     if dev_rows:
-        dev_scores = model.predict_proba([ex.text for ex in dev_rows])
-        model.thresholds_ = tune_thresholds(to_matrix(dev_rows, labels), dev_scores)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model.save(run_dir / "model")
-    shutil.copyfile(SCHEMA_PATH, run_dir / "labels.json")
-    thresholds = {lab: float(t) for lab, t in zip(labels, np.asarray(model.thresholds_))}
-    _write_json(run_dir / "thresholds.json", thresholds)
-    _write_json(run_dir / "config.json", {**asdict(config), "model_params": model.params})
+        model.thresholds_ = tune_thresholds(dev[1], model.predict_proba(dev[0]))
     record = {
         "name": Path(config.out).name,
         "model": config.model,
@@ -100,13 +122,41 @@ def train(config: TrainConfig, run_dir: Path) -> TrainResult:
         "data": {"path": str(config.data), "sha256": file_sha256(config.data), "paragraphs": len(examples)},
         "splits": split_summary(parts),
         "fit_seconds": round(fit_seconds, 3),
-        "model_bytes": _folder_bytes(run_dir / "model"),
         "git": git_revision(),
         "python": platform.python_version(),
         "libraries": library_versions(),
     }
-    _write_json(run_dir / "run.json", record)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        model.save(run_dir / "model")
+        record["model_bytes"] = _folder_bytes(run_dir / "model")
+        shutil.copyfile(SCHEMA_PATH, run_dir / "labels.json")
+        _write_json(run_dir / "thresholds.json", {lab: float(t) for lab, t in zip(labels, model.thresholds_)})
+        _write_json(run_dir / "config.json", {**asdict(config), "model_params": model.params})
+        _write_json(run_dir / "run.json", record)
+        if model.history_:
+            _write_json(run_dir / "history.json", model.history_)
     return TrainResult(model, parts, record)
+
+
+def select_languages(
+    parts: dict[str, list[Example]], train_langs: list[str] | None, eval_langs: list[str] | None
+) -> dict[str, list[Example]]:
+    """Keep train and dev paragraphs in ``train_langs`` and test paragraphs in ``eval_langs``.
+
+    Dev follows the training languages: thresholds and checkpoints are chosen without a look at the
+    languages the run is evaluated on, which is what a cross-lingual claim needs.
+    """
+    out = dict(parts)
+    for names, langs in ((("train", "dev"), train_langs), (("test",), eval_langs)):
+        if not langs:
+            continue
+        for name in names:
+            out[name] = [ex for ex in parts[name] if ex.lang in langs]
+        if not out[names[0]]:
+            found = sorted({ex.lang for ex in parts[names[0]]})
+            raise DataError([f"no {names[0]} paragraphs in {', '.join(langs)} (languages there: {', '.join(found)})"])
+    return out
 
 
 @contextlib.contextmanager
@@ -129,6 +179,12 @@ def staged_run(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         out.rename(old)
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def work_dir_for(out: str | Path) -> Path:
+    """Where a run keeps its checkpoints and caches until it is complete."""
+    out = Path(out)
+    return out.parent / f".{out.name}.work"
 
 
 def git_revision() -> dict | None:

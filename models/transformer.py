@@ -1,0 +1,166 @@
+"""A fine-tuned transformer encoder (``AutoModelForSequenceClassification``, multi-label) on the model contract.
+
+Paragraphs longer than the model's window are cut into overlapping windows (``max_length`` tokens,
+``stride`` tokens of overlap); each window is scored and a paragraph's score per theme is the maximum
+over its windows (a theme discussed anywhere in the paragraph applies). ``truncate=True`` keeps only the
+first window instead.
+
+The saved model is a standard ``save_pretrained`` folder (safetensors, tokenizer, ``id2label``,
+``problem_type``) that ``transformers.pipeline("text-classification", model=DIR)`` loads as is, plus
+``model.json`` with the thresholds. Weights load only from safetensors; no remote code is ever run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from models.base import ModelError, ThemeModel
+
+DEFAULT_BACKBONE = "intfloat/multilingual-e5-small"
+
+
+def device_and_dtype():
+    """CUDA with bf16 (fp16 where bf16 is missing) when there is a GPU, else CPU fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda"), (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    return torch.device("cpu"), torch.float32
+
+
+def load_backbone(backbone: str, labels: Sequence[str]):
+    """Tokenizer and a fresh multi-label classification head on ``backbone`` (hub id or local folder).
+
+    A hub id is looked up in the local cache first; it is downloaded only when not cached and the hub is
+    not switched off (``HF_HUB_OFFLINE=1``). Failing both, the error says what to do.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    head = {
+        "num_labels": len(labels),
+        "problem_type": "multi_label_classification",
+        "id2label": dict(enumerate(labels)),
+        "label2id": {lab: i for i, lab in enumerate(labels)},
+    }
+    is_path = Path(backbone).exists()
+    attempts = [True] if is_path or os.environ.get("HF_HUB_OFFLINE") == "1" else [True, False]
+    error: Exception | None = None
+    for local_only in attempts:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(backbone, local_files_only=local_only)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                backbone, local_files_only=local_only, use_safetensors=True, **head
+            )
+            return tokenizer, model
+        except (OSError, ValueError) as e:  # not cached / not found / no safetensors
+            error = e
+    if is_path:
+        raise ModelError(
+            f"{backbone}: cannot load a transformer checkpoint from this folder "
+            f"(needs config.json, a tokenizer and model.safetensors): {str(error).splitlines()[0]}"
+        )
+    raise ModelError(
+        f"backbone {backbone!r} is not in the local Hugging Face cache and cannot be downloaded here "
+        "(offline?). Pass --backbone PATH to a local checkpoint, or build one offline with "
+        "`policytheme pretrain --corpus DOCS... --out DIR` and pass --backbone DIR."
+    )
+
+
+class TransformerModel(ThemeModel):
+    kind = "transformer"
+    defaults = {
+        "backbone": DEFAULT_BACKBONE,
+        "max_length": 256,  # tokens per window
+        "stride": 64,  # tokens shared by consecutive windows
+        "truncate": False,  # True: score the first window only
+        "epochs": 5,
+        "max_steps": -1,  # > 0 overrides epochs
+        "learning_rate": 5e-5,
+        "batch_size": 0,  # 0: 16 on CPU, 64 on a GPU
+        "grad_accum": 1,
+        "warmup_ratio": 0.1,
+        "weight_decay": 0.01,
+        "patience": 2,  # epochs without dev improvement before stopping
+        "max_pos_weight": 10.0,  # cap on the loss weight of a rare theme's positives
+        "seed": 0,
+    }
+
+    def __init__(self, labels: Sequence[str], **params):
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ModelError(
+                f"unknown transformer parameter(s): {', '.join(sorted(unknown))} (known: {', '.join(self.defaults)})"
+            )
+        super().__init__(labels, **{**self.defaults, **params})
+
+    # --- windows ----------------------------------------------------------------------------------
+    def windows(self, tokenizer, texts: Sequence[str]) -> tuple[dict, np.ndarray]:
+        """Tokenized windows of ``texts`` and, for each window, the index of its paragraph."""
+        p = self.params
+        stride = min(p["stride"], p["max_length"] // 4)  # the overlap must leave room for new tokens
+        enc = tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=p["max_length"],
+            stride=0 if p["truncate"] else stride,
+            return_overflowing_tokens=not p["truncate"],
+        )
+        mapping = enc.pop("overflow_to_sample_mapping", None)
+        mapping = np.arange(len(texts)) if mapping is None else np.asarray(mapping)
+        return dict(enc), mapping
+
+    # --- contract ---------------------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: np.ndarray,
+        dev: tuple | None = None,
+        work_dir: str | Path | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> TransformerModel:
+        from models.finetune import finetune
+
+        self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
+        self.history_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
+        return self
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        import torch
+
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        enc, mapping = self.windows(self.tokenizer_, texts)
+        device, dtype = device_and_dtype()
+        model = self.model_.to(device).eval()
+        lengths = np.array([len(ids) for ids in enc["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
+        probs = np.empty((len(lengths), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda"):
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = self.tokenizer_.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
+                probs[idx] = torch.sigmoid(logits.float()).cpu().numpy()
+        pooled = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        np.maximum.at(pooled, mapping, probs)
+        return pooled
+
+    def _save_weights(self, directory: Path) -> None:
+        self.model_.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer_.save_pretrained(directory)
+
+    def _load_weights(self, directory: Path) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        try:
+            self.tokenizer_ = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+            self.model_ = AutoModelForSequenceClassification.from_pretrained(
+                directory, local_files_only=True, use_safetensors=True
+            )
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{directory}: cannot load the transformer: {str(e).splitlines()[0]}") from None
