@@ -42,11 +42,19 @@ def grouped_split(
     groups = np.array([ex.doc_id for ex in examples])
     if len(set(groups)) < 3:
         raise DataError([f"need at least 3 documents (doc_id) to split, got {len(set(groups))}"])
-    # strata: language x label combination, so every split can report per-language figures
-    strata = np.array([f"{ex.lang}|{'+'.join(sorted(ex.labels))}" for ex in examples])
     k = max(3, min(round(1 / min(dev, test)), len(set(groups))))
     n_test = max(1, round(test * k))
     n_dev = max(1, round(dev * k))
+    # strata: language x label combination, so every split can report per-language figures; on data too
+    # small for that, label combination alone, then none
+    for stratum in (
+        lambda ex: f"{ex.lang}|{'+'.join(sorted(ex.labels))}",
+        lambda ex: "+".join(sorted(ex.labels)),
+        lambda ex: "",
+    ):
+        strata = np.array([stratum(ex) for ex in examples])
+        if max(np.unique(strata, return_counts=True)[1]) >= k:
+            break
     sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     fold_of = np.empty(len(examples), dtype=int)
     with warnings.catch_warnings():

@@ -87,11 +87,10 @@ def finetune(
 ) -> list[dict]:
     """Train ``model.model_`` in place; returns the dev metrics of each epoch."""
     import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments, set_seed
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
     p = model.params
-    set_seed(p["seed"])
     work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="policytheme-"))
     cuda = torch.cuda.is_available()
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -139,6 +138,7 @@ def finetune(
         fp16=cuda and not torch.cuda.is_bf16_supported(),
         use_cpu=not cuda,
         ddp_backend=None if cuda or world == 1 else "gloo",
+        ddp_find_unused_parameters=False,
         report_to="none",
         disable_tqdm=not progress,
         dataloader_num_workers=0,

@@ -123,8 +123,11 @@ class TransformerModel(ThemeModel):
         resume: bool = False,
         progress: bool = True,
     ) -> TransformerModel:
+        from transformers import set_seed
+
         from models.finetune import finetune
 
+        set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
         self.history_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
         return self

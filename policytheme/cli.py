@@ -58,6 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     work = work_dir_for(args.out)
     if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
         train(config, None, work, progress=False)
+        _barrier()
         return 0
     if not args.resume and (work / "checkpoints").exists():
         shutil.rmtree(work / "checkpoints")
@@ -79,6 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "model_bytes": result.record["model_bytes"],
         }
         write_evaluation(metrics, rows, staging / "metrics.json", staging / "predictions.jsonl")
+    _barrier()  # every process is done with the checkpoints before they go
     shutil.rmtree(work, ignore_errors=True)
     sizes = ", ".join(f"{k} {v['paragraphs']}" for k, v in result.record["splits"].items())
     print(
@@ -132,6 +134,15 @@ def cmd_label(args: argparse.Namespace) -> int:
     summary = label_corpus(args.model, args.inputs, args.out, batch_size=args.batch_size, progress=not args.quiet)
     print(summary)
     return 0
+
+
+def _barrier() -> None:
+    """Wait for the other processes of a distributed run (no-op otherwise)."""
+    if "torch" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
 
 
 def _with_ci(m: dict) -> str:
