@@ -156,11 +156,20 @@ def finetune(
         pos_weight=_pos_weight(y, p["max_pos_weight"]),
     )
     last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
+    result = trainer.train(resume_from_checkpoint=last)
     model.model_ = trainer.model
     # the trainer's log survives a resume (it is part of each checkpoint): dev figures of every evaluation
-    return [
+    history = [
         {k.removeprefix("eval_"): v for k, v in entry.items()}
         for entry in trainer.state.log_history
         if "eval_macro_f1" in entry
     ]
+    figures = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    figures.update(
+        windows=len(train_ds),
+        batch_size=batch,
+        world_size=world,
+        precision="bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        device=torch.cuda.get_device_name() if cuda else "cpu",
+    )
+    return history, figures

@@ -129,7 +129,7 @@ class TransformerModel(ThemeModel):
 
         set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
-        self.history_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
+        self.history_, self.train_figures_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
         return self
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

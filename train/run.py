@@ -113,6 +113,7 @@ def train(
         progress=progress,
     )
     fit_seconds = time.perf_counter() - started
+    resources = peak_memory()
     if dev_rows:
         model.thresholds_ = tune_thresholds(dev[1], model.predict_proba(dev[0]))
     record = {
@@ -122,6 +123,8 @@ def train(
         "data": {"path": str(config.data), "sha256": file_sha256(config.data), "paragraphs": len(examples)},
         "splits": split_summary(parts),
         "fit_seconds": round(fit_seconds, 3),
+        "training": getattr(model, "train_figures_", None),
+        "peak_memory": resources,
         "git": git_revision(),
         "python": platform.python_version(),
         "libraries": library_versions(),
@@ -179,6 +182,18 @@ def staged_run(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         out.rename(old)
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def peak_memory() -> dict:
+    """Peak resident memory of this process, and peak GPU memory when a GPU was used."""
+    import resource
+    import sys
+
+    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        out["gpu_bytes"] = int(torch.cuda.max_memory_allocated())
+    return out
 
 
 def work_dir_for(out: str | Path) -> Path:

@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints its figures; the figures measured so far are in README.md here."""
