@@ -29,10 +29,16 @@ class ThemeModel:
     """Base class: label bookkeeping, thresholds, ``predict`` and the metadata file."""
 
     kind: str = ""
+    defaults: dict = {}  # every parameter a model takes, with its default
 
     def __init__(self, labels: Sequence[str], **params):
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ModelError(
+                f"unknown {self.kind} parameter(s): {', '.join(sorted(unknown))} (known: {', '.join(self.defaults)})"
+            )
         self.labels = list(labels)
-        self.params = params
+        self.params = {**self.defaults, **params}
         self.thresholds_ = np.full(len(self.labels), 0.5)
         self.history_: list[dict] = []  # per-epoch dev figures, for models that train in epochs
 

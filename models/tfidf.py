@@ -47,14 +47,6 @@ class TfidfModel(ThemeModel):
         "seed": 0,
     }
 
-    def __init__(self, labels: Sequence[str], **params):
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise ModelError(
-                f"unknown TF-IDF parameter(s): {', '.join(sorted(unknown))} (known: {', '.join(self.defaults)})"
-            )
-        super().__init__(labels, **{**self.defaults, **params})
-
     def _vectorizer(self) -> FeatureUnion:
         p = self.params
         common = {"sublinear_tf": True, "min_df": p["min_df"], "max_features": p["max_features"], "dtype": np.float32}

@@ -89,14 +89,6 @@ class TransformerModel(ThemeModel):
         "seed": 0,
     }
 
-    def __init__(self, labels: Sequence[str], **params):
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise ModelError(
-                f"unknown transformer parameter(s): {', '.join(sorted(unknown))} (known: {', '.join(self.defaults)})"
-            )
-        super().__init__(labels, **{**self.defaults, **params})
-
     # --- windows ----------------------------------------------------------------------------------
     def windows(self, tokenizer, texts: Sequence[str]) -> tuple[dict, np.ndarray]:
         """Tokenized windows of ``texts`` and, for each window, the index of its paragraph."""
