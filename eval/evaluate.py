@@ -68,7 +68,9 @@ def run_test_split(run_dir: Path) -> tuple[list[Example], dict]:
         test=config["test_fraction"],
         seed=config["seed"],
     )
-    return parts["test"], {"path": path, "sha256": sha, "split": "test"}
+    langs = config.get("eval_langs")  # a cross-lingual run is scored on its evaluation languages only
+    test = [ex for ex in parts["test"] if not langs or ex.lang in langs]
+    return test, {"path": path, "sha256": sha, "split": "test", "langs": langs}
 
 
 def record_labels(run_dir: Path) -> list[str]:

@@ -250,6 +250,8 @@ def test_cross_lingual_flags(tmp_path):
     assert preds and {p["lang"] for p in preds} == {"zh"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["per_language"]) == {"zh"} and metrics["data"]["langs"] == ["zh"]
+    assert run("evaluate", out, "--n-boot", "20") == 0  # re-scoring the run keeps its evaluation languages
+    assert set(json.loads((out / "metrics.json").read_text())["per_language"]) == {"zh"}
     splits = json.loads((out / "run.json").read_text())["splits"]
     assert splits["train"]["paragraphs"] == 80  # the 16 English training documents of 40
     assert (
