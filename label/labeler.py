@@ -1,6 +1,7 @@
 """Batch labeling: documents in, one labeled row per paragraph out, streamed.
 
-Memory holds one batch of paragraphs at a time, whatever the size of the corpus. The output is written
+Memory holds one batch of paragraphs at a time, whatever the size of the corpus. A document that cannot
+be read (corrupt, undecodable) is skipped and listed in ``OUT.errors.jsonl``; the run goes on. The output is written
 to a hidden temporary file beside the target and moved into place when complete, so an interrupted run
 never leaves a torn file behind (and never clobbers an earlier complete output).
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.documents import iter_documents
+from data.documents import Document, expand_inputs, read_documents
 from data.records import DataError
 from models import ThemeModel, load_model
 
@@ -33,19 +34,33 @@ class LabelSummary:
     seconds: float = 0.0
     out: str = ""
     themes: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)  # {"path", "error"} of each document that was skipped
+    errors_file: str = ""
 
     def __str__(self) -> str:
         rate = self.paragraphs / self.seconds if self.seconds else 0.0
         themes = ", ".join(f"{k} {v}" for k, v in self.themes.items())
+        skipped = f"; {len(self.errors)} input(s) skipped, see {self.errors_file}" if self.errors else ""
         return (
             f"labeled {self.paragraphs} paragraphs of {self.documents} documents in {self.seconds:.1f}s "
-            f"({rate:,.0f} paragraphs/s); themes: {themes}; output: {self.out}"
+            f"({rate:,.0f} paragraphs/s); themes: {themes}; output: {self.out}{skipped}"
         )
+
+
+def _documents(inputs: list[str], summary: LabelSummary) -> Iterator[Document]:
+    """Every readable document; an unreadable, corrupt or undecodable file is skipped and recorded."""
+    for path in expand_inputs(inputs):
+        try:
+            yield from read_documents(path)
+        except DataError as e:
+            summary.errors.append({"path": str(path), "error": str(e)})
+        except Exception as e:  # noqa: BLE001 - a parser's failure on one file must not end the run
+            summary.errors.append({"path": str(path), "error": f"{path}: {type(e).__name__}: {e}".splitlines()[0]})
 
 
 def _batches(inputs: list[str], size: int, summary: LabelSummary) -> Iterator[list[tuple[str, int, str]]]:
     batch: list[tuple[str, int, str]] = []
-    for doc in iter_documents(inputs):
+    for doc in _documents(inputs, summary):
         summary.documents += 1
         for i, text in enumerate(doc.paragraphs):
             batch.append((doc.doc_id, i, text))
@@ -141,6 +156,9 @@ def label_corpus(
             summary.paragraphs += len(batch)
             bar.update(len(batch))
         writer.close()
+        if summary.paragraphs == 0:
+            reasons = [e["error"] for e in summary.errors[:3]]
+            raise DataError([f"{' '.join(inputs)}: no paragraphs to label", *reasons])
         os.replace(tmp, out)
     except BaseException:
         writer.close()
@@ -150,4 +168,12 @@ def label_corpus(
         bar.close()
     summary.seconds = time.perf_counter() - started
     summary.themes = {lab: counts.get(lab, 0) for lab in model.labels}
+    errors_file = out.with_name(out.name + ".errors.jsonl")
+    if summary.errors:
+        errors_file.write_text(
+            "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in summary.errors), encoding="utf-8"
+        )
+        summary.errors_file = str(errors_file)
+    else:
+        errors_file.unlink(missing_ok=True)  # an old error list must not describe this run
     return summary

@@ -145,11 +145,26 @@ def test_label_failures_exit_2_and_leave_no_output(trained, tmp_path, docs_dir, 
     assert "no such file" in _err(capsys)
     assert run("label", "--model", root / "tfidf-nb", docs_dir, "--out", tmp_path / "x.xlsx") == 2
     assert "output must end in" in _err(capsys)
-    (docs_dir / "zz.txt").write_bytes(b"\xff\xfe broken")
     out.write_text("an earlier complete output\n")
-    assert run("label", "--model", root / "tfidf-nb", docs_dir, "--out", out, "--quiet") == 2
-    assert "zz.txt: invalid UTF-8" in _err(capsys)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "blank.txt").write_text("\n\n")
+    assert run("label", "--model", root / "tfidf-nb", tmp_path / "empty", "--out", out, "--quiet") == 2
+    assert "no paragraphs to label" in _err(capsys)
     assert out.read_text() == "an earlier complete output\n" and not list(tmp_path.glob(".*partial*"))
+
+
+def test_corrupt_document_is_skipped_and_recorded(trained, tmp_path, docs_dir, capsys):
+    root, _ = trained
+    (docs_dir / "a-broken.txt").write_bytes(b"\xff\xfe broken")
+    (docs_dir / "b-broken.jsonl").write_text('{"text": "ok paragraph"}\nnot json\n')
+    out = tmp_path / "x.jsonl"
+    assert run("label", "--model", root / "tfidf-nb", docs_dir, "--out", out, "--quiet") == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 6 and rows[0]["text"] == "ok paragraph"  # the good row before the bad line is kept
+    errors = [json.loads(x) for x in (tmp_path / "x.jsonl.errors.jsonl").read_text().splitlines()]
+    assert [e["path"].rsplit("/", 1)[1] for e in errors] == ["a-broken.txt", "b-broken.jsonl"]
+    assert "invalid UTF-8" in errors[0]["error"] and ":2: invalid JSON" in errors[1]["error"]
+    assert "2 input(s) skipped" in capsys.readouterr().out
 
 
 def test_compare_and_evaluate_errors(tmp_path, capsys):
