@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,10 +76,20 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return unique
 
 
-def iter_documents(inputs: list[str]) -> Iterator[Document]:
-    """Every document of the inputs, streamed, split into paragraphs."""
+def iter_documents(inputs: list[str], on_error: Callable[[Path, str], None] | None = None) -> Iterator[Document]:
+    """Every document of the inputs, streamed, split into paragraphs.
+
+    Without ``on_error`` an unreadable file raises DataError. With it, the file is skipped and
+    ``on_error(path, reason)`` is called (documents it yielded before the problem are kept).
+    """
     for path in expand_inputs(inputs):
-        yield from read_documents(path)
+        try:
+            yield from read_documents(path)
+        except Exception as e:  # noqa: BLE001 - any parser's failure on one file is that file's problem
+            if on_error is None:
+                raise
+            reason = str(e) if isinstance(e, DataError) else f"{path}: {type(e).__name__}: {e}".splitlines()[0]
+            on_error(path, reason)
 
 
 def read_documents(path: Path) -> Iterator[Document]:

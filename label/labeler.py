@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.documents import Document, expand_inputs, read_documents
+from data.documents import iter_documents
 from data.records import DataError
 from models import ThemeModel, load_model
 
@@ -47,20 +47,13 @@ class LabelSummary:
         )
 
 
-def _documents(inputs: list[str], summary: LabelSummary) -> Iterator[Document]:
-    """Every readable document; an unreadable, corrupt or undecodable file is skipped and recorded."""
-    for path in expand_inputs(inputs):
-        try:
-            yield from read_documents(path)
-        except DataError as e:
-            summary.errors.append({"path": str(path), "error": str(e)})
-        except Exception as e:  # noqa: BLE001 - a parser's failure on one file must not end the run
-            summary.errors.append({"path": str(path), "error": f"{path}: {type(e).__name__}: {e}".splitlines()[0]})
-
-
 def _batches(inputs: list[str], size: int, summary: LabelSummary) -> Iterator[list[tuple[str, int, str]]]:
     batch: list[tuple[str, int, str]] = []
-    for doc in _documents(inputs, summary):
+
+    def skip(path: Path, reason: str) -> None:
+        summary.errors.append({"path": str(path), "error": reason})
+
+    for doc in iter_documents(inputs, on_error=skip):
         summary.documents += 1
         for i, text in enumerate(doc.paragraphs):
             batch.append((doc.doc_id, i, text))
