@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-import skops.io as sio
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -128,6 +127,8 @@ class TfidfModel(ThemeModel):
             "estimators": self.estimators_,
             "constant": self.constant_,
         }
+        import skops.io as sio  # slow to import (~2 s): only when saving or loading
+
         for vec in vectorizers:
             del vec.vocabulary_
         try:
@@ -140,6 +141,8 @@ class TfidfModel(ThemeModel):
         path = directory / WEIGHTS_FILE
         if not path.is_file():
             raise ModelError(f"{directory}: missing {WEIGHTS_FILE}")
+        import skops.io as sio
+
         untrusted = set(sio.get_untrusted_types(file=path))
         refused = sorted(untrusted - TRUSTED_TYPES)
         if refused:
