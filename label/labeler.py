@@ -189,14 +189,12 @@ def _run(store: PartStore, folder: Path, files: list[Path], size: int, engine: s
         disable=not progress,
         dynamic_ncols=True,
     )
-    stream = read_stream(files, store.cursor)
     if engine == "ray":
         from label.ray_engine import ray_engine
 
-        scored = ray_engine(folder, stream, size, workers)
+        scored = ray_engine(folder, files, store.cursor, size, workers)
     else:
-        model = load_model(folder)
-        scored = local_engine(model, stream, size)
+        scored = local_engine(load_model(folder), read_stream(files, store.cursor), size)
     thresholds = np.asarray([read_meta(folder)["thresholds"][lab] for lab in store.labels])
     started = last = time.perf_counter()
     labeled = 0

@@ -171,3 +171,37 @@ def test_corrupt_file_in_the_middle_is_skipped_once_even_across_a_resume(models,
     errors = read_rows(tmp_path / "labels.jsonl.errors.jsonl")
     assert len(errors) == 1 and errors[0]["path"].endswith("doc0001.txt")
     assert [r["source"].rsplit("/", 1)[1] for r in read_rows(out)][::5] == ["doc0000.txt", "doc0002.txt", "doc0003.txt"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray instance started for these tests (2 CPU slots), shut down after."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_engine_writes_the_same_output_and_resumes(models, tmp_path, local_ray, monkeypatch):
+    corpus = make_corpus(tmp_path / "c", 6, 9)
+    (corpus / "doc0003.txt").write_bytes(b"\x00\x01\x02" + bytes(range(128, 256)) * 4)
+    local = tmp_path / "local.jsonl"
+    label_corpus(models / "tfidf-logreg", [str(corpus)], local, batch_size=10, progress=False)
+    out = tmp_path / "ray.jsonl"
+    real_commit, calls = PartStore.commit, {"n": 0}
+
+    def stop_once(self, *a, **k):
+        real_commit(self, *a, **k)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(PartStore, "commit", stop_once)
+    with pytest.raises(KeyboardInterrupt):
+        label_corpus(models / "tfidf-logreg", [str(corpus)], out, batch_size=10, engine="ray", progress=False)
+    summary = label_corpus(
+        models / "tfidf-logreg", [str(corpus)], out, batch_size=10, engine="ray", workers=2, progress=False
+    )
+    assert summary.state == "resume" and summary.paragraphs == 45 and len(summary.errors) == 1
+    assert out.read_bytes() == local.read_bytes()
+    assert (tmp_path / "ray.jsonl.errors.jsonl").read_bytes() == (tmp_path / "local.jsonl.errors.jsonl").read_bytes()
