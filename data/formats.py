@@ -10,7 +10,8 @@ Paragraph offsets index that text, so each reader says what it is:
 * ``.docx``: the body's paragraphs, one line each (a manual line break starts a new line), and each table row
   as one line with cells joined by `` | ``; empty paragraphs dropped; headers and footers left out;
 * ``.pdf``: each page's text layer as pypdf extracts it, lines repeated at the top or bottom of most pages
-  (running headers, footers) removed, pages joined by a line break.
+  (running headers, footers) removed, each page's trailing whitespace and leading line breaks removed, pages
+  joined by a line break (a paragraph may go on over a page break).
 
 A file that cannot be read raises :class:`DataError` with one line ``path: reason``, never a library's traceback.
 """
@@ -167,7 +168,9 @@ def read_html(path: Path, encoding: str | None = None) -> Extracted:
     data = _read_bytes(path)
     source = decode_text(data, str(path), encoding) if encoding else data
     try:
-        xml = trafilatura.extract(source, output_format="xml", include_comments=False, include_tables=True, config=_config())
+        xml = trafilatura.extract(
+            source, output_format="xml", include_comments=False, include_tables=True, config=_config()
+        )
         root = etree.fromstring(xml) if xml else None
     except Exception as e:  # noqa: BLE001 - any parser failure is this file's problem
         raise DataError([f"{path}: cannot read HTML ({_reason(e)})"]) from None
@@ -261,7 +264,7 @@ def read_pdf(path: Path) -> Extracted:
         raise DataError([f"{path}: PDF is encrypted (a password is needed)"]) from None
     except Exception as e:  # noqa: BLE001 - a corrupt PDF fails in many ways, each is this file's problem
         raise DataError([f"{path}: not a valid PDF ({_reason(e)})"]) from None
-    text = "\n".join(drop_running_lines(pages))
+    text = "\n".join(p.rstrip().lstrip("\r\n") for p in drop_running_lines(pages))
     chars = len(text) - text.count("\n") - text.count(" ")
     if not text.strip():
         raise DataError([f"{path}: PDF has no text layer (a scan?); OCR it first"])

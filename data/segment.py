@@ -86,18 +86,29 @@ def starts_block(line: str) -> bool:
     return bool(_MARKER.match(line))
 
 
-def ends_paragraph(line: str, nxt: str, line_indent: int, next_indent: int, full: float) -> bool:
+def ends_paragraph(
+    line: str, nxt: str, line_indent: int, next_indent: int, full: float, indented: bool = False
+) -> bool:
     """In wrapped text: does ``line`` end its paragraph, given the line after it and the typical full width?
 
-    Yes if it ends a sentence, is clearly shorter than a full line, or the next line is indented deeper or
-    starts with a heading or list marker. Otherwise the line was wrapped mid-sentence.
+    Yes if the next line is indented deeper or starts with a heading or list marker, if the line is clearly
+    shorter than a full line, or if it ends a sentence. Otherwise the line was wrapped mid-sentence. When the
+    text marks paragraph starts by indenting them (``indented``), a full line that ends a sentence is taken
+    for a wrap that fell on a sentence end: the next line, not being indented, continues the paragraph.
     """
-    return (
-        ends_sentence(line)
-        or display_width(line) < SHORT_LINE * full
-        or next_indent >= line_indent + 2
-        or starts_block(nxt)
-    )
+    if next_indent > line_indent or starts_block(nxt):
+        return True
+    width = display_width(line)
+    if width < SHORT_LINE * full:
+        return True
+    return ends_sentence(line) and not (indented and width >= FULL_LINE * full)
+
+
+def marks_indents(blocks: list[list[Line]]) -> bool:
+    """Whether a text marks paragraph starts by indentation: some lines are indented deeper than the line before."""
+    pairs = [(a, b) for block in blocks for a, b in zip(block, block[1:])]
+    deeper = sum(1 for a, b in pairs if b.indent > a.indent)
+    return deeper >= max(2, 0.02 * len(pairs))
 
 
 def join_lines(lines: list[str]) -> str:
@@ -187,11 +198,12 @@ def segment(text: str, wrapped: bool | None = None) -> list[tuple[str, int, int]
     if wrapped is None:
         wrapped = looks_wrapped(content, full)
     if wrapped:
+        indented = marks_indents(blocks)
         groups = []
         for block, strs in zip(blocks, content):
             start = 0
             for i in range(len(block) - 1):
-                if ends_paragraph(strs[i], strs[i + 1], block[i].indent, block[i + 1].indent, full):
+                if ends_paragraph(strs[i], strs[i + 1], block[i].indent, block[i + 1].indent, full, indented):
                     groups.append((block[start : i + 1], strs[start : i + 1]))
                     start = i + 1
             groups.append((block[start:], strs[start:]))
