@@ -41,6 +41,7 @@ _BOMS = [  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
 # Decoded with their supersets: GB18030 contains GBK and GB2312.
 _SUPERSET = {"gbk": "gb18030", "gb2312": "gb18030"}  # codecs.lookup names (cp936 is gbk, euc-cn gb2312)
 _CHINESE = {"gb18030", "big5", "big5hkscs", "cp950"}
+_CHINESE_PUNCTUATION = set("。，、；：？！“”‘’（）《》〈〉【】—…「」『』·")
 # UTF-16/32 are trusted only with a byte-order mark; guessed from bytes they fit almost anything.
 _NO_GUESS = ["utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be", "utf_7"]
 
@@ -78,9 +79,9 @@ def detect_encoding(data: bytes) -> str | None:
     """The encoding of ``data``, or None when it cannot be told confidently.
 
     A byte-order mark decides (UTF-8, UTF-16, UTF-32); then strict UTF-8; then charset-normalizer. Among its
-    equally good guesses GB18030 and Big5 win (short Chinese texts also fit Korean code pages). Guesses that
-    tie and decode differently (a few accented bytes fit a dozen code pages) are not confident. NUL bytes
-    without a byte-order mark mean binary data.
+    equally good guesses GB18030 and Big5 win (short Chinese texts also fit Korean code pages), the one that
+    decodes to more frequent Chinese characters first. Other guesses that tie and decode differently (a few
+    accented bytes fit a dozen code pages) are not confident. NUL bytes without a byte-order mark mean binary.
     """
     for bom, name in _BOMS:
         if data.startswith(bom):
@@ -99,14 +100,36 @@ def detect_encoding(data: bytes) -> str | None:
         return None
     best = matches[0]
     tied = [m for m in matches if m.chaos <= best.chaos + 0.01 and m.coherence >= best.coherence - 0.05]
-    names = [_SUPERSET.get(m.encoding, m.encoding) for m in tied]
-    for name in names:
-        if name in _CHINESE:
-            return name
+    names = list(dict.fromkeys(_SUPERSET.get(m.encoding, m.encoding) for m in tied))
     sample = data[:4096]
+    chinese = [n for n in names if n in _CHINESE]
+    if chinese:  # a few characters can be both GB18030 and Big5: the right one decodes to frequent characters
+        return max(chinese, key=lambda n: _common_chinese_share(sample.decode(n, errors="ignore")))
     if len({sample.decode(n, errors="ignore") for n in names}) > 1:
         return None
     return names[0]
+
+
+def _common_chinese_share(text: str) -> float:
+    """Share of the non-ASCII characters that are frequent Chinese characters or Chinese punctuation.
+
+    Frequent: level 1 of GB2312 (3,755 simplified characters) or of Big5 (5,401 traditional characters).
+    """
+    chars = [c for c in text if ord(c) > 127]
+    return sum(map(_is_common, chars)) / len(chars) if chars else 0.0
+
+
+def _is_common(c: str) -> bool:
+    if c in _CHINESE_PUNCTUATION:
+        return True
+    for codec, first, last in (("gb2312", 0xB0, 0xD7), ("big5", 0xA4, 0xC6)):
+        try:
+            b = c.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if len(b) == 2 and first <= b[0] <= last:
+            return True
+    return False
 
 
 def decode_text(data: bytes, where: str, encoding: str | None = None) -> str:

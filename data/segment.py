@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 # Joined without a space: CJK ideographs, kana, CJK and full-width punctuation (not Hangul: Korean uses spaces).
@@ -86,29 +87,40 @@ def starts_block(line: str) -> bool:
     return bool(_MARKER.match(line))
 
 
+def ends_clause(line: str) -> bool:
+    """True if the line ends a sentence or a clause that announces a list (：or :)."""
+    return ends_sentence(line) or line.endswith(("：", ":"))
+
+
 def ends_paragraph(
-    line: str, nxt: str, line_indent: int, next_indent: int, full: float, indented: bool = False
+    line: str, nxt: str, line_indent: int, next_indent: int, full: float, base_indent: int | None = None
 ) -> bool:
     """In wrapped text: does ``line`` end its paragraph, given the line after it and the typical full width?
 
-    Yes if the next line is indented deeper or starts with a heading or list marker, if the line is clearly
-    shorter than a full line, or if it ends a sentence. Otherwise the line was wrapped mid-sentence. When the
-    text marks paragraph starts by indenting them (``indented``), a full line that ends a sentence is taken
-    for a wrap that fell on a sentence end: the next line, not being indented, continues the paragraph.
+    Yes if the next line is indented (deeper than this one, or than most lines: ``base_indent``, see
+    :func:`base_indent`), if this line is clearly shorter than a full line, if it ends a sentence, or if it
+    ends a clause and the next line starts with a heading or list marker (a marker alone is not enough: a
+    wrapped line may start with 一、 by chance). Otherwise the line was wrapped mid-sentence. In a text that
+    indents the first lines of paragraphs, a full line ending a sentence before an unindented line is a wrap
+    that fell on a sentence end: the paragraph goes on.
     """
-    if next_indent > line_indent or starts_block(nxt):
+    if next_indent > line_indent or (base_indent is not None and next_indent > base_indent):
         return True
     width = display_width(line)
     if width < SHORT_LINE * full:
         return True
-    return ends_sentence(line) and not (indented and width >= FULL_LINE * full)
+    if starts_block(nxt) and ends_clause(line):
+        return True
+    return ends_sentence(line) and not (base_indent is not None and width >= FULL_LINE * full)
 
 
-def marks_indents(blocks: list[list[Line]]) -> bool:
-    """Whether a text marks paragraph starts by indentation: some lines are indented deeper than the line before."""
+def base_indent(blocks: list[list[Line]]) -> int | None:
+    """The indentation of most lines, if the text marks paragraph starts by indenting them deeper; else None."""
     pairs = [(a, b) for block in blocks for a, b in zip(block, block[1:])]
     deeper = sum(1 for a, b in pairs if b.indent > a.indent)
-    return deeper >= max(2, 0.02 * len(pairs))
+    if deeper < max(2, 0.02 * len(pairs)):
+        return None
+    return Counter(ln.indent for block in blocks for ln in block).most_common(1)[0][0]
 
 
 def join_lines(lines: list[str]) -> str:
@@ -198,12 +210,12 @@ def segment(text: str, wrapped: bool | None = None) -> list[tuple[str, int, int]
     if wrapped is None:
         wrapped = looks_wrapped(content, full)
     if wrapped:
-        indented = marks_indents(blocks)
+        base = base_indent(blocks)
         groups = []
         for block, strs in zip(blocks, content):
             start = 0
             for i in range(len(block) - 1):
-                if ends_paragraph(strs[i], strs[i + 1], block[i].indent, block[i + 1].indent, full, indented):
+                if ends_paragraph(strs[i], strs[i + 1], block[i].indent, block[i + 1].indent, full, base):
                     groups.append((block[start : i + 1], strs[start : i + 1]))
                     start = i + 1
             groups.append((block[start:], strs[start:]))
