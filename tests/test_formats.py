@@ -268,6 +268,22 @@ def test_pdf_without_text_layer_says_ocr(tmp_path):
         list(read_documents(tmp_path / "scan.pdf"))
 
 
+def test_encrypted_pdf(tmp_path):
+    from reportlab.lib import pdfencrypt
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(tmp_path / "locked.pdf"), encrypt="secret")
+    c.drawString(72, 700, "Secret text.")
+    c.save()
+    with pytest.raises(DataError, match=r"locked\.pdf: PDF is encrypted"):
+        list(read_documents(tmp_path / "locked.pdf"))
+    # Only an owner password (printing forbidden, say): readable without one.
+    c = canvas.Canvas(str(tmp_path / "owner.pdf"), encrypt=pdfencrypt.StandardEncryption("", ownerPassword="o"))
+    c.drawString(72, 700, "Readable text.")
+    c.save()
+    assert one(tmp_path / "owner.pdf").paragraphs == ["Readable text."]
+
+
 @pytest.mark.parametrize("data", [b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage", b"not a pdf"])
 def test_corrupt_pdf_is_a_one_line_error(tmp_path, data):
     (tmp_path / "bad.pdf").write_bytes(data)
