@@ -10,7 +10,7 @@ Paragraph offsets index that text, so each reader says what it is:
 * ``.docx``: the body's paragraphs, one line each (a manual line break starts a new line), and each table row
   as one line with cells joined by `` | ``; empty paragraphs dropped; headers and footers left out;
 * ``.pdf``: each page's text layer as pypdf extracts it, lines repeated at the top or bottom of most pages
-  (running headers, footers) removed, each page's trailing whitespace and leading line breaks removed, pages
+  (running headers, footers) removed, each page's leading blank lines and trailing whitespace removed, pages
   joined by a line break (a paragraph may go on over a page break).
 
 A file that cannot be read raises :class:`DataError` with one line ``path: reason``, never a library's traceback.
@@ -19,6 +19,7 @@ A file that cannot be read raises :class:`DataError` with one line ``path: reaso
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import zipfile
 from collections import Counter
@@ -44,6 +45,11 @@ _CHINESE = {"gb18030", "big5", "big5hkscs", "cp950"}
 _CHINESE_PUNCTUATION = set("。，、；：？！“”‘’（）《》〈〉【】—…「」『』·")
 # UTF-16/32 are trusted only with a byte-order mark; guessed from bytes they fit almost anything.
 _NO_GUESS = ["utf_16", "utf_16_le", "utf_16_be", "utf_32", "utf_32_le", "utf_32_be", "utf_7"]
+
+
+# pypdf logs what it repairs in a damaged file ("EOF marker not found"). Without logging set up, Python would
+# print that to stderr with no file name; the reader's DataError says it better. Configured logging still gets it.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
 
 class Extracted(NamedTuple):
@@ -136,7 +142,7 @@ def decode_text(data: bytes, where: str, encoding: str | None = None) -> str:
     """``data`` decoded (by ``encoding``, else detected), a leading byte-order mark removed; DataError if not."""
     name = encoding or detect_encoding(data)
     if name is None:
-        hint = "binary data?" if b"\x00" in data else "convert it to UTF-8 or name its encoding"
+        hint = "binary data?" if b"\x00" in data else f"invalid UTF-8 at byte {_utf8_error(data)}; convert it to UTF-8"
         raise DataError([f"{where}: cannot detect the text encoding ({hint})"])
     name = _codec(name, where)
     try:
@@ -144,6 +150,14 @@ def decode_text(data: bytes, where: str, encoding: str | None = None) -> str:
     except UnicodeDecodeError as e:
         raise DataError([f"{where}: cannot decode as {name} at byte {e.start}"]) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def _utf8_error(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start
+    return -1
 
 
 def _codec(name: str, where: str) -> str:
@@ -189,6 +203,8 @@ def read_html(path: Path, encoding: str | None = None) -> Extracted:
     from lxml import etree
 
     data = _read_bytes(path)
+    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError([f"{path}: not an HTML page (binary data)"])
     source = decode_text(data, str(path), encoding) if encoding else data
     try:
         xml = trafilatura.extract(
@@ -266,6 +282,7 @@ def _table_rows(table) -> list[str]:
 # --- PDF ----------------------------------------------------------------------------------------------------
 
 _UNREADABLE = re.compile(r"[\x00-\x08\x0e-\x1f\ue000-\uf8ff\ufffd]")
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[^\S\n]*\n)+")  # not the first text line's indentation
 
 
 def read_pdf(path: Path) -> Extracted:
@@ -287,7 +304,7 @@ def read_pdf(path: Path) -> Extracted:
         raise DataError([f"{path}: PDF is encrypted (a password is needed)"]) from None
     except Exception as e:  # noqa: BLE001 - a corrupt PDF fails in many ways, each is this file's problem
         raise DataError([f"{path}: not a valid PDF ({_reason(e)})"]) from None
-    text = "\n".join(p.rstrip().lstrip("\r\n") for p in drop_running_lines(pages))
+    text = "\n".join(_LEADING_BLANK_LINES.sub("", p.rstrip()) for p in drop_running_lines(pages))
     chars = len(text) - text.count("\n") - text.count(" ")
     if not text.strip():
         raise DataError([f"{path}: PDF has no text layer (a scan?); OCR it first"])

@@ -74,11 +74,18 @@ def test_short_texts_are_taken_for_chinese():
     assert detect_encoding(b"\xef\xbb\xbfbom") == "utf-8-sig"
 
 
-@pytest.mark.parametrize("data", [b"\x00\x01\x02binary\x00\xff" * 20, b"ok\xff\xfe"])
-def test_undecodable_text_is_an_error_naming_the_file(tmp_path, data):
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (b"\x00\x01\x02binary\x00\xff" * 20, "binary data"),
+        (b"ok\xff\xfe", "invalid UTF-8 at byte 2"),  # fits a dozen code pages equally well
+        ("推动传统产业转型升级。".encode() + b"\xe9" + "加快制造业高端化。".encode(), "invalid UTF-8 at byte 33"),
+    ],
+)
+def test_undecodable_text_is_an_error_naming_the_file(tmp_path, data, why):
     path = tmp_path / "bad.txt"
     path.write_bytes(data)
-    with pytest.raises(DataError, match=r"bad\.txt: cannot detect the text encoding"):
+    with pytest.raises(DataError, match=rf"bad\.txt: cannot detect the text encoding \({why}"):
         list(read_documents(path))
 
 
@@ -146,6 +153,9 @@ def test_short_html_page_keeps_its_text_not_its_menu(tmp_path):
     assert one(tmp_path / "short.htm").paragraphs == ["本页只有一句话。"]
     (tmp_path / "empty.html").write_text("<html><body></body></html>", encoding="utf-8")
     assert one(tmp_path / "empty.html").paragraphs == []
+    (tmp_path / "binary.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(DataError, match=r"binary\.html: not an HTML page"):
+        one(tmp_path / "binary.html")
 
 
 # --- DOCX ----------------------------------------------------------------------------------------------------
