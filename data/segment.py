@@ -2,7 +2,8 @@
 
 Three layouts occur in policy documents:
 
-* paragraphs separated by blank lines; a paragraph may span several lines, which are joined;
+* paragraphs separated by blank lines; a paragraph may span several lines, which are joined (unless most of
+  them end a sentence: then blank lines only set off a title or sections, and each line is a paragraph);
 * no blank line at all, one paragraph per line (the usual layout of Chinese documents);
 * hard-wrapped lines (PDF text layers, text converted from PDF): a line wrapped mid-sentence is joined with
   the next one unless it ends a paragraph (:func:`ends_paragraph`).
@@ -164,6 +165,15 @@ def looks_wrapped(blocks: list[list[str]], full: float) -> bool:
     return mid >= WRAPPED_SHARE * len(pairs)
 
 
+def one_per_line(lines: list[str]) -> bool:
+    """Whether lines between blank lines hold a paragraph each rather than one paragraph: most end a sentence.
+
+    A text may put blank lines around its title or sections only, and one paragraph per line in between.
+    """
+    inner = lines[:-1]
+    return bool(inner) and sum(map(ends_clause, inner)) >= 0.5 * len(inner)
+
+
 def split_lines(text: str) -> list[Line | None]:
     """The lines of ``text`` with their content's offsets; ``None`` for a blank line. Page furniture is left out."""
     out: list[Line | None] = []
@@ -220,7 +230,12 @@ def segment(text: str, wrapped: bool | None = None) -> list[tuple[str, int, int]
                     start = i + 1
             groups.append((block[start:], strs[start:]))
     elif len(blocks) > 1:
-        groups = list(zip(blocks, content))
+        groups = []
+        for block, strs in zip(blocks, content):
+            if one_per_line(strs):
+                groups.extend(([ln], [s]) for ln, s in zip(block, strs))
+            else:
+                groups.append((block, strs))
     else:
         groups = [([ln], [s]) for ln, s in zip(blocks[0], content[0])]
     return [(join_lines(strs), lines[0].start, lines[-1].end) for lines, strs in groups]

@@ -18,6 +18,14 @@ from data.segment import ends_paragraph, ends_sentence, is_page_furniture, join_
         ("\ufeffa\r\n\r\nb\r\n", ["a", "b"]),
         ("a\n  \t \nb", ["a", "b"]),  # a line of spaces is a blank line
         ("a\n\u3000\nb", ["a", "b"]),  # so is a line of ideographic spaces
+        (
+            "标题\n\n第一段。\n第二段：\n第三段\n\n附则",
+            ["标题", "第一段。", "第二段：", "第三段", "附则"],
+        ),  # a line each
+        (
+            "The price war\nhurt margins. Firms\ncut research.\n\nNext",
+            ["The price war hurt margins. Firms cut research.", "Next"],
+        ),
         ("", []),
     ],
 )
