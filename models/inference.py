@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CPU_TOKEN_BUDGET = 8_192
+CPU_TOKEN_BUDGET = 1_024  # measured on 2 cores: larger batches fall out of cache (8,192: 1.9x slower)
 GPU_TOKEN_BUDGET = 131_072
 
 

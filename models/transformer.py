@@ -88,7 +88,7 @@ class TransformerModel(ThemeModel):
         "patience": 2,  # epochs without dev improvement before stopping
         "max_pos_weight": 10.0,  # cap on the loss weight of a rare theme's positives
         "seed": 0,
-        "token_budget": 0,  # padded tokens per inference batch; 0: 8,192 on CPU, 131,072 on a GPU
+        "token_budget": 0,  # padded tokens per inference batch; 0: 1,024 on CPU, 131,072 on a GPU
     }
 
     # --- windows ----------------------------------------------------------------------------------

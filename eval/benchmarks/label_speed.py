@@ -1,0 +1,225 @@
+"""Labeling speed and memory: the project's labeler against the plain way, side by side, same paragraphs.
+
+    python -m eval.benchmarks.label_speed [--corpus ../shared/corpus] [--paragraphs N] [--memory-scale 10]
+
+Transformer: a model shaped like MiniLM-L12-H384 (12 layers, hidden 384, 12 heads, feed-forward 1536,
+250,002-token vocabulary) is built here with random weights and saved as a policytheme model (window of
+512 tokens, truncated, as the pipeline does). ``policytheme label`` (files in, labeled file out) is timed
+against ``transformers.pipeline("text-classification", batch_size=64)`` over the same paragraphs (reading
+them is not counted for the pipeline). Baseline: the labeler with a TF-IDF + logistic regression model
+against scikit-learn's own ``predict_proba`` on the same paragraphs. Each side runs in its own process, so
+peak memory is its own; labels are compared paragraph by paragraph. ``--memory-scale K`` labels the corpus
+once and K times over (as JSON lines) to show that peak memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from data.documents import expand_inputs, iter_documents
+from eval.benchmarks.finetune_speed import E5_SMALL, build_backbone
+
+LABELS = ["price_competition", "industrial_upgrading", "innovation"]
+PHASES = ("labeler", "pipeline", "tfidf-labeler", "tfidf-sklearn", "memory")
+
+
+def select_files(corpus: str, paragraphs: int) -> list[Path]:
+    """Whole documents of the corpus, a fixed pseudo-random sample of them, up to ``paragraphs`` (0: all)."""
+    docs = [p for p in expand_inputs([corpus]) if not p.stem.isupper()]  # the documents, not README/PROVENANCE
+    if not paragraphs:
+        return docs
+    chosen, total = [], 0
+    for path in sorted(docs, key=lambda p: hashlib.sha256(p.name.encode()).hexdigest()):
+        chosen.append(path)
+        total += sum(len(d.paragraphs) for d in iter_documents([str(path)]))
+        if total >= paragraphs:
+            break
+    return sorted(chosen)
+
+
+def paragraphs_of(files: list[Path]) -> list[str]:
+    return [p for d in iter_documents([str(f) for f in files]) for p in d.paragraphs]
+
+
+def build_transformer(folder: Path, sample: list[str]) -> None:
+    """A MiniLM-L12-H384-sized classifier with random weights, saved as a policytheme model.
+
+    The head is scaled so scores spread over (0, 1), and thresholds sit at each theme's 80th percentile on a
+    sample: labels then depend on the numbers, which is what the agreement check needs."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from models.transformer import TransformerModel
+
+    backbone = folder.with_name(folder.name + "-backbone")
+    if not (backbone / "config.json").exists():
+        build_backbone(backbone)
+    torch.manual_seed(0)
+    model = TransformerModel(LABELS, backbone=str(backbone), max_length=512, truncate=True)
+    model.tokenizer_ = AutoTokenizer.from_pretrained(backbone)
+    model.model_ = AutoModelForSequenceClassification.from_pretrained(
+        backbone, num_labels=3, problem_type="multi_label_classification", id2label=dict(enumerate(LABELS)),
+        label2id={lab: i for i, lab in enumerate(LABELS)}, use_safetensors=True,
+    )  # fmt: skip
+    model.model_.classifier.weight.data *= 40
+    scores = model.predict_proba(sample)
+    model.thresholds_ = np.quantile(scores, 0.8, axis=0)
+    model.save(folder)
+
+
+def build_tfidf(folder: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "policytheme.cli", "train", "--model", "tfidf-logreg", "--out", str(folder),
+         "--overwrite", "--n-boot", "10"], check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def peak_memory() -> dict:
+    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            out["gpu_bytes"] = torch.cuda.max_memory_allocated()
+    return out
+
+
+def phase(name: str, work: Path, files: list[Path]) -> dict:
+    """One side of one comparison, in this process: seconds, paragraphs, labels, peak memory."""
+    from label.labeler import label_corpus
+
+    if name in ("labeler", "tfidf-labeler", "memory"):
+        model = work / ("transformer" if name == "labeler" else "tfidf-logreg")
+        out = work / f"{name}.jsonl"
+        summary = label_corpus(model, [str(f) for f in files], out, overwrite=True, progress=False)
+        seconds = summary.seconds  # reading, scoring and writing; not loading the model (nor for the peers)
+        with open(out, encoding="utf-8") as f:
+            labels = [sorted(json.loads(line)["labels"]) for line in f] if name != "memory" else []
+        return {"seconds": seconds, "paragraphs": summary.paragraphs, "labels": labels, **peak_memory()}
+    texts = paragraphs_of(files)
+    if name == "pipeline":
+        import torch
+        from transformers import pipeline
+
+        from models.base import read_meta
+
+        folder = work / "transformer"
+        thresholds = read_meta(folder)["thresholds"]
+        pipe = pipeline("text-classification", model=str(folder), device=0 if torch.cuda.is_available() else -1)
+        started = time.perf_counter()
+        results = pipe(texts, batch_size=64, truncation=True, max_length=512, top_k=None, function_to_apply="sigmoid")
+        seconds = time.perf_counter() - started
+        labels = [sorted(r["label"] for r in res if r["score"] >= thresholds[r["label"]]) for res in results]
+        return {"seconds": seconds, "paragraphs": len(texts), "labels": labels, **peak_memory()}
+    from models import load_model
+
+    model = load_model(work / "tfidf-logreg")
+    started = time.perf_counter()
+    x = model.vectorizer_.transform(texts)  # scikit-learn's own path, as a user of the estimator would
+    scores = np.column_stack([clf.predict_proba(x)[:, 1] for clf in model.estimators_])
+    seconds = time.perf_counter() - started
+    labels = [sorted(lab for lab, on in zip(model.labels, row) if on) for row in scores >= model.thresholds_]
+    return {"seconds": seconds, "paragraphs": len(texts), "labels": labels, **peak_memory()}
+
+
+def run_phase(name: str, work: Path, files: list[Path]) -> dict:
+    listing = work / f"{name}.files"
+    listing.write_text("\n".join(map(str, files)), encoding="utf-8")
+    cmd = [sys.executable, "-m", "eval.benchmarks.label_speed", "--phase", name, "--work", str(work)]
+    result = subprocess.run(cmd + ["--files", str(listing)], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def compare(title: str, ours: dict, peer: dict, peer_name: str) -> list[str]:
+    agree = np.mean([a == b for a, b in zip(ours["labels"], peer["labels"])]) if ours["labels"] else float("nan")
+    rate = lambda r: r["paragraphs"] / r["seconds"]  # noqa: E731
+    mem = lambda r: gib(r["rss_bytes"]) + (f", GPU {gib(r['gpu_bytes'])}" if "gpu_bytes" in r else "")  # noqa: E731
+    return [
+        f"| {title}: policytheme label | {ours['paragraphs']:,} | {ours['seconds']:.1f} | {rate(ours):,.0f} "
+        f"| {rate(ours) / rate(peer):.2f}x | {agree:.2%} | {mem(ours)} |",
+        f"| {title}: {peer_name} | {peer['paragraphs']:,} | {peer['seconds']:.1f} | {rate(peer):,.0f} | 1.00x | | {mem(peer)} |",  # noqa: E501
+    ]
+
+
+def memory_scaling(work: Path, files: list[Path], scale: int) -> list[str]:
+    """Peak memory labeling the corpus once and ``scale`` times over, as one JSON-lines file each."""
+    lines = []
+    for k in (1, scale):
+        path = work / f"corpus-x{k}.jsonl"
+        with open(path, "w", encoding="utf-8") as f:
+            for copy in range(k):
+                for doc in iter_documents([str(x) for x in files]):
+                    f.write(json.dumps({"id": f"{copy}:{doc.doc_id}", "text": "\n\n".join(doc.paragraphs)}) + "\n")
+        r = run_phase("memory", work, [path])
+        lines.append(f"| x{k} | {r['paragraphs']:,} | {r['seconds']:.1f} | {r['paragraphs'] / r['seconds']:,.0f} "
+                     f"| {gib(r['rss_bytes'])} |")  # fmt: skip
+        path.unlink()
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default="../shared/corpus" if Path("../shared/corpus").is_dir() else "data/samples")
+    ap.add_argument("--paragraphs", type=int, default=0, help="whole documents up to about N paragraphs (0: all)")
+    ap.add_argument("--memory-scale", type=int, default=10, help="label the corpus 1x and Kx over (0: skip)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["transformer", "tfidf"], help="comparisons to leave out")
+    ap.add_argument("--work", type=Path, help="folder for the models and outputs (default: temporary)")
+    ap.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
+    ap.add_argument("--files", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="label-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if args.phase:  # a child process: one side of one comparison
+        files = [Path(x) for x in args.files.read_text(encoding="utf-8").splitlines()]
+        print(json.dumps(phase(args.phase, work, files)))
+        return 0
+    files = select_files(args.corpus, args.paragraphs)
+    texts = paragraphs_of(files)
+    device = "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    print(f"corpus: {len(files)} documents of {args.corpus}, {len(texts):,} paragraphs; device: {device}, "
+          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}", flush=True)  # fmt: skip
+    rows = [
+        "| comparison | paragraphs | seconds | paragraphs/s | speed-up | same labels | peak memory |",
+        "|---|---|---|---|---|---|---|",
+    ]  # noqa: E501
+    if "tfidf" not in args.skip:
+        build_tfidf(work / "tfidf-logreg")
+        ours, peer = run_phase("tfidf-labeler", work, files), run_phase("tfidf-sklearn", work, files)
+        rows += compare("tfidf-logreg", ours, peer, "scikit-learn predict_proba")
+        print("\n".join(rows), flush=True)
+    if "transformer" not in args.skip:
+        if not (work / "transformer" / "model.json").exists():
+            build_transformer(work / "transformer", texts[:256])
+        ours, peer = run_phase("labeler", work, files), run_phase("pipeline", work, files)
+        rows += compare(f"MiniLM-L12-H384 ({E5_SMALL['vocab']:,} vocab)", ours, peer, "transformers.pipeline, batch 64")
+    print("\n" + "\n".join(rows))
+    if args.memory_scale:
+        if not (work / "tfidf-logreg" / "model").exists():
+            build_tfidf(work / "tfidf-logreg")
+        print("\nPeak memory of `policytheme label` (tfidf-logreg) by corpus size:\n")
+        print("| corpus | paragraphs | seconds | paragraphs/s | peak RSS |\n|---|---|---|---|---|")
+        print("\n".join(memory_scaling(work, files, args.memory_scale)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
