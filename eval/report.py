@@ -1,0 +1,229 @@
+"""The comparison as one self-contained HTML file: tables, figures (embedded PNG) and error analysis.
+
+Everything comes from the files ``compare`` collected (metrics, predictions, curve.json, cv.json); no model
+runs. The page has no script and loads nothing from elsewhere, so it opens the same offline, attached to
+an e-mail or logged to MLflow.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import datetime, timezone
+from pathlib import Path
+
+from eval.compare import Collection, curve_table, cv_table
+from eval.leaderboard import SAME, Board, legend, table
+from eval.plots import Colors, curve_figure, cv_figure, pr_figure, reliability_figure, scores_figure
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Micro Hei",
+       sans-serif; color: #1d2330; margin: 0; background: #f6f7f9; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 60px; background: #fff; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 36px 0 8px; padding-top: 12px; border-top: 2px solid #e4e7ec; }
+h3 { font-size: 15px; margin: 22px 0 6px; }
+.meta, .legend, .note { color: #5b6473; font-size: 12.5px; }
+.legend { margin: 6px 0 14px; max-width: 1100px; }
+nav a { margin-right: 14px; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 6px 0; font-size: 12.5px; }
+th, td { border-bottom: 1px solid #e4e7ec; padding: 4px 8px; text-align: right; white-space: nowrap; }
+th { background: #eef1f5; position: sticky; top: 0; font-weight: 600; }
+td:first-child, th:first-child, td.text, th.text { text-align: left; }
+td.text { white-space: normal; max-width: 720px; }
+tr:nth-child(even) td { background: #fafbfc; }
+tr.best td { background: #eaf6ec; font-weight: 600; }
+td { font-variant-numeric: tabular-nums; }
+.same { color: #8a94a6; }
+figure { margin: 10px 0 18px; }
+figure img { max-width: 100%; height: auto; display: block; }
+figcaption { color: #5b6473; font-size: 12.5px; margin-top: 2px; }
+details { margin: 6px 0; }
+summary { cursor: pointer; font-weight: 600; }
+.howto { background: #f3f6fb; border-left: 4px solid #4a78c2; padding: 8px 14px; margin: 12px 0; font-size: 13px; }
+"""
+
+HOW_TO_READ = (
+    "Each data set gets one leaderboard, best macro-F1 first. Every other run is tested against the best "
+    f"on the same paragraphs; <b>{SAME}</b> marks a figure that is <i>not</i> significantly different from the "
+    "best run's, so a higher number marked ≈ is no evidence of a better model. Intervals are 95% bootstrap "
+    "intervals over paragraphs; with few paragraphs of a theme or a language they are wide. Learning curves "
+    "show whether more labeled paragraphs still raise the score; cross-validation shows how much one split's "
+    "figure can move."
+)
+
+
+def _img(png: bytes, alt: str, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _table(header: list[str], rows: list[list[str]], best_first: bool = False, text_cols: tuple = ()) -> str:
+    def cell(tag: str, i: int, value: str) -> str:
+        cls = ' class="text"' if i in text_cols else ""
+        value = html.escape(value).replace(SAME, f'<span class="same">{SAME}</span>')
+        return f"<{tag}{cls}>{value}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join(
+        f"<tr{' class=best' if best_first and r == 0 else ''}>" + "".join(cell("td", i, v) for i, v in enumerate(row))
+        for r, row in enumerate(rows)
+    )
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _anchor(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def _board_section(board: Board, colors: Colors) -> str:
+    d = board.runs[0].get("data", {})
+    langs = ", ".join(f"{lang} {m['n']}" for lang, m in board.runs[0].get("per_language", {}).items())
+    sha = str(d.get("sha256"))[:12]
+    meta = f"{d.get('paragraphs', '?')} paragraphs ({langs}); file {d.get('path', '?')}, sha256 {sha}"
+    return "".join(
+        [
+            f'<h2 id="{_anchor(board.name)}">Leaderboard: {html.escape(board.name)}</h2>',
+            f'<p class="meta">{html.escape(meta)}</p>',
+            _table(*table(board), best_first=True),
+            f'<p class="legend">{html.escape(legend(board)).replace(SAME, f"<b>{SAME}</b>")}</p>',
+            _img(
+                scores_figure(board, colors),
+                f"F1 with intervals on {board.name}",
+                "F1 with 95% intervals, overall, per theme and per language. Hollow markers: not significantly "
+                "different from the best run (dashed line).",
+            ),
+            _img(
+                pr_figure(board, colors),
+                f"precision-recall curves on {board.name}",
+                "Precision-recall curves per theme (AP = average precision); the dot is where the run's tuned "
+                "threshold puts it.",
+            ),
+            _img(
+                reliability_figure(board, colors),
+                f"reliability diagrams on {board.name}",
+                "Reliability diagrams: of the paragraphs a run scores about x, the share that carries the theme. "
+                "On the diagonal a score is a probability; ECE is the weighted mean distance from it.",
+            ),
+        ]
+    )
+
+
+def _errors_section(boards: list[Board]) -> str:
+    parts = ['<h2 id="errors">Error analysis</h2>']
+    parts.append(
+        '<p class="note">Per theme, the false positives the run scored highest and the false negatives it scored '
+        "lowest: where to look first for a codebook rule, a labeling slip or a blind spot.</p>"
+    )
+    header = ["", "score", "id", "lang", "gold labels", "text"]
+    for board in boards:
+        parts.append(f"<h3>{html.escape(board.name)}</h3>")
+        for i, m in enumerate(board.runs):
+            errors = m.get("errors")
+            if not errors:
+                continue
+            blocks = []
+            for lab, e in errors.items():
+                rows = [
+                    [kind, f"{x['score']:.3f}", x["id"], x.get("lang") or "", ", ".join(x.get("labels", [])) or "—"]
+                    + [x.get("text", "")]
+                    for kind, key in (("false +", "false_positives"), ("false −", "false_negatives"))
+                    for x in e[key]
+                ]
+                counts = f"{e['n_false_positives']} false positives, {e['n_false_negatives']} false negatives"
+                body = _table(header, rows, text_cols=(5,)) if rows else '<p class="note">no errors</p>'
+                blocks.append(f"<h4>{html.escape(lab)} <span class='note'>({counts})</span></h4>{body}")
+            opened = " open" if i == 0 else ""
+            parts.append(
+                f"<details{opened}><summary>{html.escape(m.get('run', '?'))}</summary>{''.join(blocks)}</details>"
+            )
+    return "".join(parts)
+
+
+def _ngrams_section(boards: list[Board]) -> str:
+    seen, parts = set(), []
+    for board in boards:
+        for m in board.runs:
+            top, name = m.get("top_ngrams"), m.get("run", "?")
+            if not top or name in seen:
+                continue
+            seen.add(name)
+            labels = list(top)
+            depth = max(len(v) for v in top.values())
+            rows = [
+                [str(r + 1)] + [_ngram(top[lab][r]) if r < len(top[lab]) else "" for lab in labels]
+                for r in range(depth)
+            ]
+            parts.append(f"<h3>{html.escape(name)}</h3>" + _table(["#", *labels], rows, text_cols=tuple(range(1, 4))))
+    if not parts:
+        return ""
+    intro = (
+        '<p class="note">The n-grams with the largest weights toward each theme (word n-grams and character '
+        "n-grams, shown with · for a space). Weights rank features within one model only.</p>"
+    )
+    return '<h2 id="ngrams">What the linear baselines weigh</h2>' + intro + "".join(parts)
+
+
+def _ngram(entry) -> str:
+    feature, weight = entry
+    kind, _, term = str(feature).partition("__")
+    return f"{term.replace(' ', '·')}  ({kind}, {weight:.2f})"
+
+
+def render(col: Collection, boards: list[Board], title: str = "policytheme: model comparison") -> str:
+    """The whole report as one HTML string."""
+    colors = Colors()
+    for board in boards:
+        for m in board.runs:
+            colors(m.get("run", "?"))
+    nav = [f'<a href="#{_anchor(b.name)}">{html.escape(b.name)}</a>' for b in boards]
+    body = [_board_section(b, colors) for b in boards]
+    if col.curves:
+        nav.append('<a href="#curves">learning curves</a>')
+        body.append(
+            '<h2 id="curves">Learning curves</h2>'
+            + _img(
+                curve_figure(col.curves, colors),
+                "learning curves",
+                "Macro-F1 on the test split after training on growing shares of the training documents: mean over "
+                "seeds, band ± one standard deviation. A curve still rising at the right end says more labels pay.",
+            )
+            + _table(*curve_table(col.curves))
+        )
+    if col.cv:
+        nav.append('<a href="#cv">cross-validation</a>')
+        body.append(
+            '<h2 id="cv">Cross-validation</h2>'
+            + _img(
+                cv_figure(col.cv, colors),
+                "cross-validation",
+                "Macro-F1 of each fold (folds are whole documents); bars: mean ± one standard deviation.",
+            )
+            + _table(*cv_table(col.cv))
+        )
+    if any(m.get("errors") for b in boards for m in b.runs):
+        nav.append('<a href="#errors">errors</a>')
+        body.append(_errors_section(boards))
+    ngrams = _ngrams_section(boards)
+    if ngrams:
+        nav.append('<a href="#ngrams">n-grams</a>')
+        body.append(ngrams)
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{CSS}</style></head><body><main><h1>{html.escape(title)}</h1>"
+        f'<p class="meta">Generated {created} by policytheme compare.</p><nav>{" ".join(nav)}</nav>'
+        f'<div class="howto">{HOW_TO_READ}</div>{"".join(body)}</main></body></html>\n'
+    )
+
+
+def write_report(col: Collection, boards: list[Board], out: str | Path, title: str = "policytheme: model comparison"):
+    """Write the report atomically to ``out``."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(render(col, boards, title), encoding="utf-8")
+    tmp.replace(out)
