@@ -113,10 +113,10 @@ def _describe(m: dict) -> str:
 
 
 def boards(metrics: list[dict], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[Board]:
-    """One tested leaderboard per data set."""
-    return [
-        build_board(name, rows, n_boot=n_boot, seed=seed, alpha=alpha) for name, rows in group_by_data(metrics).items()
-    ]
+    """One tested leaderboard per data set: test splits first, then the other data sets by name."""
+    groups = group_by_data(metrics)
+    order = sorted(groups, key=lambda name: (groups[name][0].get("data", {}).get("split") != "test", name))
+    return [build_board(name, groups[name], n_boot=n_boot, seed=seed, alpha=alpha) for name in order]
 
 
 # --- learning curves and cross-validation as tables ------------------------------------------------------

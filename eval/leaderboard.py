@@ -176,7 +176,7 @@ def table(board: Board) -> tuple[list[str], list[list[str]]]:
         ["run", "model", "n", "macro-F1 [95% CI]", "Δ macro-F1 vs best [95% CI]", "p (Holm)", "micro-F1"]
         + [f"F1 {lab}" for lab in board.labels]
         + [f"macro-F1 {lang}" for lang in board.langs]
-        + ["mean ECE", "train s", "paragraphs/s", "model MB"]
+        + ["mean ECE", "train s", "paragraphs per s", "model MB"]
     )
     rows = []
     for i, m in enumerate(board.runs):

@@ -10,6 +10,7 @@ import io
 import math
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # no display; set before pyplot is imported
 
@@ -67,7 +68,11 @@ def scores_figure(board: Board, colors: Colors) -> bytes:
     panels += [
         (f"F1 {lab}", lambda m, lab=lab: _f1_ci(m["per_label"].get(lab, {})), ("themes", lab)) for lab in board.labels
     ]
-    panels += [(f"macro-F1, {lang}", lambda m, lang=lang: _lang_ci(m, lang), ("langs", lang)) for lang in board.langs]
+    n = {lang: v.get("n", "?") for lang, v in board.runs[0].get("per_language", {}).items()}
+    panels += [
+        (f"macro-F1, {lang} ({n.get(lang, '?')} paragraphs)", lambda m, lang=lang: _lang_ci(m, lang), ("langs", lang))
+        for lang in board.langs
+    ]
     names = [m.get("run", "?") for m in board.runs]
     with plt.rc_context(STYLE):
         fig, axes = _grid(len(panels), 3, 12, 0.9 + 0.32 * len(names))
@@ -177,11 +182,22 @@ def curve_figure(curves: list[dict], colors: Colors) -> bytes:
                 color = colors(c["model"])
                 ax.plot(x, mean, "o-", color=color, lw=1.5, ms=4, label=c["run"])
                 ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.15, lw=0)
-            ax.set(title=title, xlabel="training paragraphs", ylabel="macro-F1 on the test split")
-            ax.set_xscale("log")
-            ax.legend(loc="lower right")
+            ax.set(title=title, xlabel="training paragraphs (log scale)", ylabel="macro-F1 on the test split")
+            _paragraph_ticks(ax, curves)
+        axes[0].legend(loc="lower right")  # colours are the same in every panel
         fig.tight_layout()
         return _png(fig)
+
+
+def _paragraph_ticks(ax, curves: list[dict]) -> None:
+    """Log x axis with a tick at each training size actually used, written out in full."""
+    sizes = sorted(
+        {round(s["train_paragraphs"]["mean"]) for c in curves for s in c["summary"] if s["train_paragraphs"]}
+    )
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    kept = [x for i, x in enumerate(sizes) if i == 0 or x / sizes[i - 1] > 1.25]  # ticks that would not collide
+    ax.set_xticks(kept, [f"{x:,}" for x in kept])
 
 
 def cv_figure(cvs: list[dict], colors: Colors) -> bytes:

@@ -28,7 +28,7 @@ h3 { font-size: 15px; margin: 22px 0 6px; }
 nav a { margin-right: 14px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 6px 0; font-size: 12.5px; }
-th, td { border-bottom: 1px solid #e4e7ec; padding: 4px 8px; text-align: right; white-space: nowrap; }
+th, td { border-bottom: 1px solid #e4e7ec; padding: 4px 7px; text-align: right; white-space: nowrap; }
 th { background: #eef1f5; position: sticky; top: 0; font-weight: 600; }
 td:first-child, th:first-child, td.text, th.text { text-align: left; }
 td.text { white-space: normal; max-width: 720px; }
@@ -41,6 +41,10 @@ figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: #5b6473; font-size: 12.5px; margin-top: 2px; }
 details { margin: 6px 0; }
 summary { cursor: pointer; font-weight: 600; }
+.ngrams td.text { min-width: 300px; max-width: 380px; vertical-align: top; }
+.ngram { display: inline-block; margin: 1px 6px 1px 0; }
+.ngram small { color: #8a94a6; margin-left: 2px; font-size: 10.5px; }
+th { white-space: normal; vertical-align: bottom; }
 .howto { background: #f3f6fb; border-left: 4px solid #4a78c2; padding: 8px 14px; margin: 12px 0; font-size: 13px; }
 """
 
@@ -66,6 +70,8 @@ def _table(header: list[str], rows: list[list[str]], best_first: bool = False, t
     def cell(tag: str, i: int, value: str) -> str:
         cls = ' class="text"' if i in text_cols else ""
         value = html.escape(value).replace(SAME, f'<span class="same">{SAME}</span>')
+        if tag == "th":
+            value = value.replace("_", "_<wbr>")
         return f"<{tag}{cls}>{value}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
@@ -89,7 +95,7 @@ def _board_section(board: Board, colors: Colors) -> str:
         [
             f'<h2 id="{_anchor(board.name)}">Leaderboard: {html.escape(board.name)}</h2>',
             f'<p class="meta">{html.escape(meta)}</p>',
-            _table(*table(board), best_first=True),
+            *_leaderboard_tables(board),
             f'<p class="legend">{html.escape(legend(board)).replace(SAME, f"<b>{SAME}</b>")}</p>',
             _img(
                 scores_figure(board, colors),
@@ -111,6 +117,30 @@ def _board_section(board: Board, colors: Colors) -> str:
             ),
         ]
     )
+
+
+def _leaderboard_tables(board: Board) -> list[str]:
+    """The leaderboard as two tables that fit a page: scores and cost, then macro-F1 per language."""
+    header, rows = table(board)
+    lang_cols = [i for i, h in enumerate(header) if h.startswith("macro-F1 ") and h[9:] in board.langs]
+    same_names = all(m.get("run") == m.get("model") for m in board.runs)  # the model column would repeat the run
+    main = [i for i in range(len(header)) if i not in lang_cols and not (same_names and header[i] == "model")]
+    n = board.runs[0].get("per_language", {})
+    out = [_table([header[i] for i in main], [[r[i] for i in main] for r in rows], best_first=True)]
+    if lang_cols:
+        lang_header = ["run"] + [f"{header[i][9:]} ({n.get(header[i][9:], {}).get('n', '?')})" for i in lang_cols]
+        out.append('<p class="note">Macro-F1 per language (paragraphs in brackets):</p>')
+        out.append(_table(lang_header, [[r[0]] + [r[i] for i in lang_cols] for r in rows], best_first=True))
+    return out
+
+
+def _short_langs(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """``macro-F1 zh`` -> ``zh`` in a table's header, so tables with many languages fit the page."""
+    return [h[9:] if h.startswith("macro-F1 ") and len(h) == 11 else h for h in header], rows
+
+
+def _lang_note() -> str:
+    return '<p class="note">Columns named by a language code hold the macro-F1 on that language.</p>'
 
 
 def _errors_section(boards: list[Board]) -> str:
@@ -135,7 +165,7 @@ def _errors_section(boards: list[Board]) -> str:
                     for x in e[key]
                 ]
                 counts = f"{e['n_false_positives']} false positives, {e['n_false_negatives']} false negatives"
-                body = _table(header, rows, text_cols=(5,)) if rows else '<p class="note">no errors</p>'
+                body = _table(header, rows, text_cols=(4, 5)) if rows else '<p class="note">no errors</p>'
                 blocks.append(f"<h4>{html.escape(lab)} <span class='note'>({counts})</span></h4>{body}")
             opened = " open" if i == 0 else ""
             parts.append(
@@ -152,26 +182,29 @@ def _ngrams_section(boards: list[Board]) -> str:
             if not top or name in seen:
                 continue
             seen.add(name)
+            cells = "".join(f"<td class='text'>{' '.join(_ngram(e) for e in top[lab]) or '—'}</td>" for lab in top)
+            parts.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
             labels = list(top)
-            depth = max(len(v) for v in top.values())
-            rows = [
-                [str(r + 1)] + [_ngram(top[lab][r]) if r < len(top[lab]) else "" for lab in labels]
-                for r in range(depth)
-            ]
-            parts.append(f"<h3>{html.escape(name)}</h3>" + _table(["#", *labels], rows, text_cols=tuple(range(1, 4))))
     if not parts:
         return ""
+    head = "".join(f"<th class='text'>{html.escape(lab)}</th>" for lab in labels)
     intro = (
-        '<p class="note">The n-grams with the largest weights toward each theme (word n-grams and character '
-        "n-grams, shown with · for a space). Weights rank features within one model only.</p>"
+        '<p class="note">Per theme, the n-grams with the largest weights toward it, strongest first: '
+        "<b>bold</b> for word n-grams, plain for character n-grams (· is a space), the weight in grey. Weights "
+        "rank features within one model only.</p>"
     )
-    return '<h2 id="ngrams">What the linear baselines weigh</h2>' + intro + "".join(parts)
+    table_html = f'<div class="scroll"><table class="ngrams"><thead><tr><th>run</th>{head}</tr></thead>'
+    return (
+        '<h2 id="ngrams">What the linear baselines weigh</h2>' + intro + table_html + "".join(parts) + "</table></div>"
+    )
 
 
 def _ngram(entry) -> str:
     feature, weight = entry
     kind, _, term = str(feature).partition("__")
-    return f"{term.replace(' ', '·')}  ({kind}, {weight:.2f})"
+    term = html.escape(term.replace(" ", "·"))
+    term = f"<b>{term}</b>" if kind == "word" else term
+    return f'<span class="ngram">{term}<small>{weight:.2f}</small></span>'
 
 
 def render(col: Collection, boards: list[Board], title: str = "policytheme: model comparison") -> str:
@@ -192,7 +225,8 @@ def render(col: Collection, boards: list[Board], title: str = "policytheme: mode
                 "Macro-F1 on the test split after training on growing shares of the training documents: mean over "
                 "seeds, band ± one standard deviation. A curve still rising at the right end says more labels pay.",
             )
-            + _table(*curve_table(col.curves))
+            + _lang_note()
+            + _table(*_short_langs(*curve_table(col.curves)))
         )
     if col.cv:
         nav.append('<a href="#cv">cross-validation</a>')
@@ -203,7 +237,8 @@ def render(col: Collection, boards: list[Board], title: str = "policytheme: mode
                 "cross-validation",
                 "Macro-F1 of each fold (folds are whole documents); bars: mean ± one standard deviation.",
             )
-            + _table(*cv_table(col.cv))
+            + _lang_note()
+            + _table(*_short_langs(*cv_table(col.cv)))
         )
     if any(m.get("errors") for b in boards for m in b.runs):
         nav.append('<a href="#errors">errors</a>')
