@@ -116,3 +116,17 @@ def test_report_renders_with_its_images_in_chromium(report, tmp_path):
     colourful = pixels[(pixels.max(axis=2) - pixels.min(axis=2)) > 80]
     # text, links and shading give a few hundred colourful pixels; plotted lines and markers tens of thousands
     assert len(colourful) > 10_000 and len({tuple(c) for c in colourful}) > 500
+
+
+def test_evaluate_keeps_what_the_report_needs(report):
+    folder = report.parent / "tfidf-logreg"
+    m = json.loads((folder / "metrics-other.json").read_text(encoding="utf-8"))
+    labels = m["labels"]
+    assert m["predictions"] == "predictions-other.jsonl" and len(m["data"]["paragraphs_sha256"]) == 64
+    assert m["fit_seconds"] >= 0 and m["model_bytes"] > 0 and m["paragraphs_per_second"] > 0  # cost, from run.json
+    assert set(m["curves"]["pr"]) == set(m["curves"]["reliability"]) == set(m["errors"]) == set(labels)
+    assert sum(b["count"] for b in m["curves"]["reliability"]["innovation"]) == m["n"]
+    assert all(0 <= m["per_label"][lab]["ece"] <= 1 for lab in labels) and m["macro_ece"] is not None
+    assert set(m["top_ngrams"]) == set(labels) and m["top_ngrams"]["innovation"]
+    rows = [json.loads(x) for x in (folder / "predictions-other.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == m["n"] and all(r["text"] for r in rows)

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
 
 def _header(config: TrainConfig, examples: list[Example], parts: dict) -> dict:
     return {
-        "run": config.out.rstrip("/").rsplit("/", 1)[-1],
+        "run": Path(config.out).name,
         "model": config.model,
         "params": config.params,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
