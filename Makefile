@@ -46,7 +46,7 @@ demo: setup
 	@for m in $(MODELS); do $(BIN)/policytheme cross-validate --model $$m --out $(RUNS)/cv-$$m --overwrite $(CV) || exit 1; done
 	$(BIN)/policytheme compare $(addprefix $(RUNS)/,$(RUN_NAMES)) --out $(RUNS)/compare.md
 	$(BIN)/policytheme compare $(addprefix $(RUNS)/,$(RUN_NAMES) $(addprefix curve-,$(MODELS)) $(addprefix cv-,$(MODELS))) \
-		--out $(RUNS)/report.html > /dev/null
+		--out $(RUNS)/report.html > /dev/null && echo "report: $(RUNS)/report.html"
 	$(BIN)/policytheme label --model $(RUNS)/tfidf-logreg $(SAMPLE) --out $(RUNS)/sample-labels.jsonl
 
 test: setup browser
