@@ -53,14 +53,20 @@ def expected_calibration_error(y_true: np.ndarray, y_score: np.ndarray, n_bins: 
 
 
 def pr_curve_points(y_true: np.ndarray, y_score: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> dict | None:
-    """Precision and recall at every distinct threshold, thinned to ``max_points``; None without positives."""
+    """The corners of the precision-recall curve (recall decreasing), at most ``max_points``; None without positives.
+
+    A corner is the first or last threshold at a recall level: the points between them only repeat the
+    recall, so dropping them keeps the curve's shape; only beyond ``max_points`` corners is it thinned.
+    """
     y_true = np.asarray(y_true)
     if not y_true.any():
         return None
     precision, recall, _ = precision_recall_curve(y_true, y_score)
-    if len(precision) > max_points:  # keep both ends, thin the middle evenly
-        keep = np.unique(np.linspace(0, len(precision) - 1, max_points).round().astype(int))
-        precision, recall = precision[keep], recall[keep]
+    step = recall[1:] != recall[:-1]
+    keep = np.flatnonzero(np.r_[True, step] | np.r_[step, True])
+    if len(keep) > max_points:  # keep both ends, thin the middle evenly
+        keep = keep[np.unique(np.linspace(0, len(keep) - 1, max_points).round().astype(int))]
+    precision, recall = precision[keep], recall[keep]
     return {"precision": [round(float(x), 4) for x in precision], "recall": [round(float(x), 4) for x in recall]}
 
 

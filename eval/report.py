@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from eval.compare import Collection, curve_table, cv_table
 from eval.leaderboard import SAME, Board, legend, table
 from eval.plots import Colors, curve_figure, cv_figure, pr_figure, reliability_figure, scores_figure
 
+INTERVAL = re.compile(r"^(\S+) \[([^\]]+)\](.*)$")
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Micro Hei",
        sans-serif; color: #1d2330; margin: 0; background: #f6f7f9; }
@@ -36,6 +38,7 @@ tr:nth-child(even) td { background: #fafbfc; }
 tr.best td { background: #eaf6ec; font-weight: 600; }
 td { font-variant-numeric: tabular-nums; }
 .same { color: #8a94a6; }
+small.ci { color: #6b7485; font-size: 11px; }
 figure { margin: 10px 0 18px; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: #5b6473; font-size: 12.5px; margin-top: 2px; }
@@ -72,6 +75,8 @@ def _table(header: list[str], rows: list[list[str]], best_first: bool = False, t
         value = html.escape(value).replace(SAME, f'<span class="same">{SAME}</span>')
         if tag == "th":
             value = value.replace("_", "_<wbr>")
+        else:  # "0.883 [0.854, 0.909] ≈": the interval on a second, smaller line keeps the table narrow
+            value = INTERVAL.sub(r'\1\3<br><small class="ci">[\2]</small>', value)
         return f"<{tag}{cls}>{value}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))

@@ -46,6 +46,16 @@ def test_pr_curve_points_are_thinned_keeping_both_ends():
     assert pr_curve_points(np.zeros(5), np.ones(5)) is None
 
 
+def test_pr_curve_keeps_the_corner_of_a_single_positive():
+    y = np.zeros(500, dtype=int)
+    y[7] = 1
+    s = np.linspace(0.0, 0.99, 500)
+    s[7] = 1.0  # the only positive is scored highest: perfect precision at full recall
+    pr = pr_curve_points(y, s, max_points=20)
+    at_full_recall = [p for p, r in zip(pr["precision"], pr["recall"]) if r == 1.0]
+    assert max(at_full_recall) == 1.0 and pr["recall"][-1] == 0.0
+
+
 def test_every_theme_gets_a_bootstrap_interval_around_its_f1():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, (200, 3))
