@@ -17,7 +17,7 @@ MINI_FINETUNE ?= --epochs 3 --max-length 128 --batch-size 16 --learning-rate 1e-
 RUN_NAMES := $(MODELS) transformer-mini
 # A cheap learning curve and cross-validation of the baselines for the report.
 CURVE   ?= --fractions 0.1,0.3,1 --seeds 0,1
-CV      ?= --folds 5
+CV      ?= --folds 3
 # Installs system packages as root, through sudo otherwise.
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -132,7 +132,7 @@ def pr_figure(board: Board, colors: Colors) -> bytes:
                 if p is not None and r is not None:
                     ax.plot([r], [p], "o", color=colors(name), ms=5)
             ax.set(title=lab, xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.05))
-            ax.legend(loc="lower left")
+            ax.legend(loc="best")
         fig.tight_layout()
         return _png(fig)
 
@@ -157,7 +157,7 @@ def reliability_figure(board: Board, colors: Colors) -> bytes:
                 ax.plot(x, y, color=colors(name), lw=1.2, label=label)
                 ax.scatter(x, y, s=sizes, color=colors(name), alpha=0.6, edgecolors="white", linewidths=0.5)
             ax.set(title=lab, xlabel="mean score in bin", ylabel="share with the theme", xlim=(0, 1), ylim=(0, 1.02))
-            ax.legend(loc="upper left")
+            ax.legend(loc="best")
         fig.tight_layout()
         return _png(fig)
 
