@@ -11,7 +11,7 @@ import glob
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.records import DataError
@@ -28,6 +28,12 @@ _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 class Document:
     doc_id: str
     paragraphs: list[str]
+    source: str = ""
+    spans: list[tuple[int, int]] = field(default_factory=list)  # TEMPORARY until the formats branch lands
+
+    def __post_init__(self):
+        if not self.spans:
+            self.spans = [(0, len(p)) for p in self.paragraphs]
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -99,14 +105,14 @@ def read_documents(path: Path) -> Iterator[Document]:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as e:
             raise DataError([f"{path}: invalid UTF-8 at byte {e.start}"]) from None
-        yield Document(str(path), split_paragraphs(text))
+        yield Document(str(path), split_paragraphs(text), str(path))
         return
     for where, row_no, rec in _table_records(path):
         text = rec.get("text")
         if not isinstance(text, str):
             raise DataError([f"{where}: missing or non-string 'text'"])
         doc_id = str(rec["id"]) if rec.get("id") not in (None, "") else f"{path}#{row_no}"
-        yield Document(doc_id, split_paragraphs(text))
+        yield Document(doc_id, split_paragraphs(text), str(path))
 
 
 def _table_records(path: Path) -> Iterator[tuple[str, int, dict]]:

@@ -1,18 +1,23 @@
-"""Batch labeling: documents in, one labeled row per paragraph out, streamed.
+"""Batch labeling: documents in, one labeled row per paragraph out; streamed, resumable, in order.
 
-Memory holds one batch of paragraphs at a time, whatever the size of the corpus. A document that cannot
-be read (corrupt, undecodable) is skipped and listed in ``OUT.errors.jsonl``; the run goes on. The output is written
-to a hidden temporary file beside the target and moved into place when complete, so an interrupted run
-never leaves a torn file behind (and never clobbers an earlier complete output).
+    summary = label_corpus("runs/tfidf-logreg", ["reports/"], "labels.jsonl")
+
+Memory holds a few chunks of paragraphs whatever the size of the corpus. Each chunk is committed to the
+output's parts folder atomically (label/parts.py), so the same call after a crash, a kill or Ctrl-C goes
+on from the last committed chunk, and the finished file holds every paragraph once, in input order. A
+document that cannot be read is skipped, listed in ``OUT.errors.jsonl`` and counted in the summary.
+
+Engines: ``local`` reads and prepares (tokenizes, extracts features) the next chunk in a background
+thread while the model scores this one; ``ray`` (label/ray_engine.py) spreads scoring over model replicas
+on a Ray cluster. Both feed the same part store, so they write the same output.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
+import hashlib
+import queue
+import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +25,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.documents import iter_documents
+from data.documents import expand_inputs
 from data.records import DataError
-from models import ThemeModel, load_model
+from label.parts import FORMATS, PartStore
+from label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
+from models import ModelError, ThemeModel, load_model
+from models.base import read_meta
 
-OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
+ENGINES = ("local", "ray")
 
 
 @dataclass
@@ -36,137 +44,174 @@ class LabelSummary:
     themes: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)  # {"path", "error"} of each document that was skipped
     errors_file: str = ""
+    state: str = "fresh"  # fresh, resume (continued an interrupted run) or done (nothing left to do)
 
     def __str__(self) -> str:
+        if self.state == "done":
+            return f"{self.out} is already complete ({self.paragraphs} paragraphs); pass --overwrite to label again"
         rate = self.paragraphs / self.seconds if self.seconds else 0.0
         themes = ", ".join(f"{k} {v}" for k, v in self.themes.items())
         skipped = f"; {len(self.errors)} input(s) skipped, see {self.errors_file}" if self.errors else ""
+        resumed = " (resumed)" if self.state == "resume" else ""
         return (
-            f"labeled {self.paragraphs} paragraphs of {self.documents} documents in {self.seconds:.1f}s "
+            f"labeled {self.paragraphs} paragraphs of {self.documents} documents in {self.seconds:.1f}s{resumed} "
             f"({rate:,.0f} paragraphs/s); themes: {themes}; output: {self.out}{skipped}"
         )
 
 
-def _batches(inputs: list[str], size: int, summary: LabelSummary) -> Iterator[list[tuple[str, int, str]]]:
-    batch: list[tuple[str, int, str]] = []
-
-    def skip(path: Path, reason: str) -> None:
-        summary.errors.append({"path": str(path), "error": reason})
-
-    for doc in iter_documents(inputs, on_error=skip):
-        summary.documents += 1
-        for i, text in enumerate(doc.paragraphs):
-            batch.append((doc.doc_id, i, text))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
+def model_folder(model: str | Path) -> Path:
+    """The saved model inside a run folder, or the folder itself."""
+    path = Path(model)
+    if not path.exists():
+        raise ModelError(f"{path}: no such model or run folder")
+    return path / "model" if (path / "model").is_dir() else path
 
 
-class _Writer:
-    """Streams rows to .jsonl, .csv or .parquet, chosen by the output's extension."""
+def folder_sha256(folder: Path) -> str:
+    """One hash over every file of a model folder (names and bytes), to tell models apart."""
+    h = hashlib.sha256()
+    for p in sorted(q for q in folder.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(folder)).encode() + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
-    def __init__(self, path: Path, kind: str, labels: list[str]):
-        self.path, self.kind, self.labels = path, kind, labels
-        self._pq = None
-        if self.kind == ".parquet":
-            self.f = None
-        else:
-            self.f = open(path, "w", encoding="utf-8", newline="")
-            if self.kind == ".csv":
-                self.csv = csv.writer(self.f)
-                self.csv.writerow(["doc_id", "paragraph", "text", "labels"] + [f"score_{lab}" for lab in labels])
 
-    def write(self, rows: list[tuple[str, int, str]], scores: np.ndarray, on: np.ndarray) -> None:
-        labels = self.labels
-        if self.kind == ".jsonl":
-            self.f.writelines(
-                json.dumps(
-                    {
-                        "doc_id": d,
-                        "paragraph": i,
-                        "text": t,
-                        "labels": [lab for lab, x in zip(labels, o) if x],
-                        "scores": {lab: round(float(s), 6) for lab, s in zip(labels, sc)},
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-                for (d, i, t), sc, o in zip(rows, scores, on)
-            )
-        elif self.kind == ".csv":
-            self.csv.writerows(
-                [d, i, t, ";".join(lab for lab, x in zip(labels, o) if x)] + [f"{s:.6f}" for s in sc]
-                for (d, i, t), sc, o in zip(rows, scores, on)
-            )
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+def chunks(stream: Iterator[Paragraph | Skipped], size: int) -> Iterator[tuple[list[Paragraph], list[dict], Cursor]]:
+    """Groups of ``size`` paragraphs, each with the errors met while reading it and the cursor after it."""
+    rows: list[Paragraph] = []
+    errors: list[dict] = []
+    cursor: Cursor | None = None
+    for item in stream:
+        if isinstance(item, Skipped):
+            errors.append({"file": item.file, "path": item.path, "error": item.error})
+            cursor = (item.file + 1, 0)
+            continue
+        rows.append(item)
+        cursor = item.after()
+        if len(rows) >= size:
+            yield rows, errors, cursor
+            rows, errors = [], []
+    if rows or errors:
+        yield rows, errors, cursor
 
-            table = pa.table(
-                {
-                    "doc_id": [r[0] for r in rows],
-                    "paragraph": [r[1] for r in rows],
-                    "text": [r[2] for r in rows],
-                    "labels": [[lab for lab, x in zip(labels, o) if x] for o in on],
-                    "scores": [{lab: float(s) for lab, s in zip(labels, sc)} for sc in scores],
-                }
-            )
-            if self._pq is None:
-                self._pq = pq.ParquetWriter(self.path, table.schema)
-            self._pq.write_table(table)
 
-    def close(self) -> None:
-        if self.f is not None:
-            self.f.close()
-        if self._pq is not None:
-            self._pq.close()
+def local_engine(model: ThemeModel, stream: Iterator, size: int) -> Iterator[tuple]:
+    """(rows, scores, errors, cursor) per chunk; the next chunk is read and prepared in a background thread."""
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for rows, errors, cursor in chunks(stream, size):
+                item = (rows, model.prepare([r.text for r in rows]), errors, cursor)
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(end)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
+            ready.put(e)
+
+    thread = threading.Thread(target=produce, name="policytheme-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            rows, prepared, errors, cursor = item
+            scores = model.score(prepared) if rows else np.zeros((0, len(model.labels)), dtype=np.float32)
+            yield rows, scores, errors, cursor
+    finally:
+        stop.set()
 
 
 def label_corpus(
-    model: str | Path | ThemeModel, inputs: list[str], out: str | Path, batch_size: int = 512, progress: bool = True
+    model: str | Path,
+    inputs: list[str],
+    out: str | Path,
+    batch_size: int = 4096,
+    overwrite: bool = False,
+    engine: str = "local",
+    workers: int = 0,
+    progress: bool = True,
 ) -> LabelSummary:
-    """Label every paragraph of ``inputs`` with ``model`` (a run folder or a loaded model) into ``out``."""
+    """Label every paragraph of ``inputs`` with the model in ``model`` (a run or model folder) into ``out``.
+
+    Run again after an interruption, the same call continues where it stopped. ``workers`` is the number
+    of model replicas for the ray engine (0: one per GPU, else one per CPU).
+    """
     out = Path(out)
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise DataError([f"{out}: output must end in {', '.join(OUTPUT_SUFFIXES)}"])
-    model = load_model(model) if not isinstance(model, ThemeModel) else model
-    thresholds = np.asarray(model.thresholds_)
+    if out.suffix.lower() not in FORMATS:
+        raise DataError([f"{out}: output must end in {', '.join(FORMATS)}"])
+    if engine not in ENGINES:
+        raise DataError([f"unknown engine {engine!r} (use {', '.join(ENGINES)})"])
+    folder = model_folder(model)
+    meta = read_meta(folder)
+    files = expand_inputs(inputs)
+    identity = {
+        "model": {"path": str(folder), "kind": meta.get("kind"), "sha256": folder_sha256(folder)},
+        "inputs": input_identity(files),
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    summary = LabelSummary(out=str(out))
-    counts: Counter = Counter()
-    started = time.perf_counter()
-    writer = _Writer(tmp, out.suffix.lower(), model.labels)
-    bar = tqdm(unit="para", desc="labeling", disable=not progress, dynamic_ncols=True)
-    try:
-        for batch in _batches(inputs, batch_size, summary):
-            scores = model.predict_proba([t for _, _, t in batch])
-            on = scores >= thresholds
-            writer.write(batch, scores, on)
-            counts.update({lab: int(n) for lab, n in zip(model.labels, on.sum(axis=0))})
-            summary.paragraphs += len(batch)
-            bar.update(len(batch))
-        writer.close()
-        if summary.paragraphs == 0:
-            reasons = [e["error"] for e in summary.errors[:3]]
-            raise DataError([f"{' '.join(inputs)}: no paragraphs to label", *reasons])
-        os.replace(tmp, out)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        bar.close()
-    summary.seconds = time.perf_counter() - started
-    summary.themes = {lab: counts.get(lab, 0) for lab in model.labels}
-    errors_file = out.with_name(out.name + ".errors.jsonl")
-    if summary.errors:
-        errors_file.write_text(
-            "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in summary.errors), encoding="utf-8"
-        )
-        summary.errors_file = str(errors_file)
+    store = PartStore(out, list(meta["labels"]), identity)
+    state = store.begin(overwrite)
+    if state != "done":
+        _run(store, folder, files, batch_size, engine, workers, progress)
+    m = store.manifest
+    errors = [{"path": e["path"], "error": e["error"]} for e in m["errors"]]
+    return LabelSummary(
+        documents=m["documents"],
+        paragraphs=m["paragraphs"],
+        seconds=m["seconds"],
+        out=str(out),
+        themes=m["themes"],
+        errors=errors,
+        errors_file=str(store.errors_file) if errors else "",
+        state=state,
+    )
+
+
+def _run(store: PartStore, folder: Path, files: list[Path], size: int, engine: str, workers: int, progress: bool):
+    sizes = np.array([f["bytes"] for f in store.identity["inputs"]], dtype=np.int64)
+    done_bytes = lambda cursor: int(sizes[: cursor[0]].sum())  # noqa: E731 - files wholly behind the cursor
+    bar = tqdm(
+        total=int(sizes.sum()),
+        initial=done_bytes(store.cursor),
+        desc="labeling",
+        bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    if engine == "ray":
+        from label.ray_engine import ray_engine
+
+        scored = ray_engine(folder, files, store.cursor, size, workers)
     else:
-        errors_file.unlink(missing_ok=True)  # an old error list must not describe this run
-    return summary
+        scored = local_engine(load_model(folder), read_stream(files, store.cursor), size)
+    thresholds = np.asarray([read_meta(folder)["thresholds"][lab] for lab in store.labels])
+    started = last = time.perf_counter()
+    labeled = 0
+    try:
+        for rows, scores, errors, cursor in scored:
+            now = time.perf_counter()
+            store.commit(rows, scores, scores >= thresholds, cursor, errors, now - last)
+            last = now
+            labeled += len(rows)
+            bar.set_postfix_str(f"{store.manifest['paragraphs']:,} paragraphs, {labeled / (now - started):,.0f}/s")
+            bar.update(done_bytes(cursor) - bar.n)
+        if store.manifest["paragraphs"] == 0:
+            reasons = [e["error"] for e in store.manifest["errors"][:3]]
+            store.discard()
+            raise DataError([f"{' '.join(map(str, files[:3]))}: no paragraphs to label", *reasons])
+        bar.update(bar.total - bar.n)
+        store.finish()
+    finally:
+        scored.close()  # stops the reader thread or the Ray pipeline
+        bar.close()

@@ -4,6 +4,7 @@
     model.fit(texts, y, dev=(dev_texts, dev_y))  # y: (n, n_labels) 0/1 matrix; returns the model
     model.thresholds_ = tune_thresholds(y_dev, model.predict_proba(dev_texts))
     p = model.predict_proba(texts)      # (n, n_labels) probabilities, label order = model.labels
+    model.score(model.prepare(texts))   # the same, in two halves a labeler can overlap
     model.predict(texts)                # 0/1 by the per-theme thresholds
     model.save(dir); load_model(dir)    # no pickle, no code from the files
 
@@ -50,6 +51,15 @@ class ThemeModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def prepare(self, texts: Sequence[str]):
+        """The CPU-side half of ``predict_proba`` (features, tokens), which a labeler may run for the next
+        batch while ``score`` runs on this one: ``predict_proba(texts) == score(prepare(texts))``."""
+        return list(texts)
+
+    def score(self, prepared) -> np.ndarray:
+        """The other half: probabilities from what ``prepare`` returned."""
+        return self.predict_proba(prepared)
 
     def _save_weights(self, directory: Path) -> None:
         raise NotImplementedError

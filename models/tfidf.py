@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
+import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -22,6 +22,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 
 from models.base import ModelError, ThemeModel
+from models.ngrams import CharNgramTfidf
 
 WEIGHTS_FILE = "model.skops"
 # Types a policytheme TF-IDF file may hold beyond skops' own trusted defaults (plain scikit-learn, numpy
@@ -76,7 +77,7 @@ class TfidfModel(ThemeModel):
         """Fit on ``texts``; ``dev`` and training options (work folder, resume) are not needed here."""
         y = np.asarray(y)
         try:
-            self.vectorizer_ = self._vectorizer()
+            self.vectorizer_, self.fast_ = self._vectorizer(), None
             x = self.vectorizer_.fit_transform(list(texts))
         except ValueError as e:  # e.g. an empty vocabulary on a tiny corpus
             raise ModelError(f"cannot build TF-IDF features: {e}") from None
@@ -95,8 +96,20 @@ class TfidfModel(ThemeModel):
             self.constant_.append(-1.0)
         return self
 
+    def prepare(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF features, as ``vectorizer_.transform`` gives them; character n-grams by the fast exact path."""
+        if getattr(self, "fast_", None) is None:
+            self.fast_ = [
+                CharNgramTfidf(vec) if CharNgramTfidf.supports(vec) else vec
+                for _, vec in self.vectorizer_.transformer_list
+            ]
+        texts = list(texts)
+        return sp.hstack([vec.transform(texts) for vec in self.fast_], format="csr")
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        x = self.vectorizer_.transform(list(texts))
+        return self.score(self.prepare(texts))
+
+    def score(self, x: sp.csr_matrix) -> np.ndarray:
         out = np.empty((x.shape[0], len(self.labels)), dtype=np.float32)
         for j, clf in enumerate(self.estimators_):
             out[:, j] = self.constant_[j] if clf is None else clf.predict_proba(x)[:, 1]
@@ -132,6 +145,8 @@ class TfidfModel(ThemeModel):
             "estimators": self.estimators_,
             "constant": self.constant_,
         }
+        import skops.io as sio  # slow to import (~2 s): only when saving or loading
+
         for vec in vectorizers:
             del vec.vocabulary_
         try:
@@ -144,6 +159,8 @@ class TfidfModel(ThemeModel):
         path = directory / WEIGHTS_FILE
         if not path.is_file():
             raise ModelError(f"{directory}: missing {WEIGHTS_FILE}")
+        import skops.io as sio
+
         untrusted = set(sio.get_untrusted_types(file=path))
         refused = sorted(untrusted - TRUSTED_TYPES)
         if refused:
@@ -154,6 +171,7 @@ class TfidfModel(ThemeModel):
             state["estimators"],
             state["constant"],
         )
+        self.fast_ = None
         for (_, vec), terms in zip(self.vectorizer_.transformer_list, state["terms"]):
             vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from models.base import ModelError, ThemeModel
+from models.inference import Encoded, encode, score
 
 DEFAULT_BACKBONE = "intfloat/multilingual-e5-small"
 
@@ -87,6 +88,7 @@ class TransformerModel(ThemeModel):
         "patience": 2,  # epochs without dev improvement before stopping
         "max_pos_weight": 10.0,  # cap on the loss weight of a rare theme's positives
         "seed": 0,
+        "token_budget": 0,  # padded tokens per inference batch; 0: 8,192 on CPU, 131,072 on a GPU
     }
 
     # --- windows ----------------------------------------------------------------------------------
@@ -124,26 +126,21 @@ class TransformerModel(ThemeModel):
         self.history_, self.train_figures_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
         return self
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        import torch
+    def prepare(self, texts: Sequence[str]) -> Encoded:
+        """Token windows of ``texts`` (see ``windows``), flat, for ``score``."""
+        p = self.params
+        stride = min(p["stride"], p["max_length"] // 4)
+        return encode(self.tokenizer_, texts, p["max_length"], stride, p["truncate"])
 
-        if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        enc, mapping = self.windows(self.tokenizer_, texts)
-        device, dtype = device_and_dtype()
+    def score(self, enc: Encoded) -> np.ndarray:
+        """Scores by length-sorted, token-budget batches; on a GPU in bf16 (see models/inference.py)."""
+        device, _ = device_and_dtype()
         model = self.model_.to(device).eval()
-        lengths = np.array([len(ids) for ids in enc["input_ids"]])
-        order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
-        probs = np.empty((len(lengths), len(self.labels)), dtype=np.float32)
-        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda"):
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                batch = self.tokenizer_.pad({k: [enc[k][i] for i in idx] for k in enc}, return_tensors="pt")
-                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-                probs[idx] = torch.sigmoid(logits.float()).cpu().numpy()
-        pooled = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        np.maximum.at(pooled, mapping, probs)
-        return pooled
+        pad_id = self.tokenizer_.pad_token_id or 0
+        return score(model, enc, len(self.labels), pad_id, self.params["token_budget"])
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.score(self.prepare(texts))
 
     def _save_weights(self, directory: Path) -> None:
         self.model_.save_pretrained(directory, safe_serialization=True)

@@ -207,7 +207,16 @@ def _track(args: argparse.Namespace, folder: str) -> None:
 def cmd_label(args: argparse.Namespace) -> int:
     from label.labeler import label_corpus
 
-    summary = label_corpus(args.model, args.inputs, args.out, batch_size=args.batch_size, progress=not args.quiet)
+    summary = label_corpus(
+        args.model,
+        args.inputs,
+        args.out,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        engine=args.engine,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
     print(summary)
     return 0
 
@@ -325,8 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("label", help="label every paragraph of documents")
     p.add_argument("inputs", nargs="+", help="files, folders or globs (.txt .md .jsonl .csv .parquet)")
     p.add_argument("--model", required=True, help="run folder (or model folder)")
-    p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet")
-    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet; rerun to resume after a stop")
+    p.add_argument("--batch-size", type=int, default=4096, help="paragraphs per committed chunk (default 4096)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output or unfinished run")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="ray: scale out on a Ray cluster")
+    p.add_argument("--workers", type=int, default=0, help="ray: model replicas (default: one per GPU, else CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_label)
     return ap

@@ -145,12 +145,15 @@ def test_label_failures_exit_2_and_leave_no_output(trained, tmp_path, docs_dir, 
     assert "no such file" in _err(capsys)
     assert run("label", "--model", root / "tfidf-nb", docs_dir, "--out", tmp_path / "x.xlsx") == 2
     assert "output must end in" in _err(capsys)
-    out.write_text("an earlier complete output\n")
+    out.write_text("an earlier output\n")
+    assert run("label", "--model", root / "tfidf-nb", docs_dir, "--out", out, "--quiet") == 2
+    assert "already exists and was not written by `policytheme label`" in _err(capsys)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "blank.txt").write_text("\n\n")
-    assert run("label", "--model", root / "tfidf-nb", tmp_path / "empty", "--out", out, "--quiet") == 2
+    assert run("label", "--model", root / "tfidf-nb", tmp_path / "empty", "--out", out, "--quiet", "--overwrite") == 2
     assert "no paragraphs to label" in _err(capsys)
-    assert out.read_text() == "an earlier complete output\n" and not list(tmp_path.glob(".*partial*"))
+    assert out.read_text() == "an earlier output\n" and not list(tmp_path.glob(".*partial*"))
+    assert not (tmp_path / "x.jsonl.parts").exists()
 
 
 def test_corrupt_document_is_skipped_and_recorded(trained, tmp_path, docs_dir, capsys):

@@ -51,3 +51,37 @@ def test_loading_refuses_unexpected_types(tmp_path):
 def test_unknown_model_name():
     with pytest.raises(ModelError, match="unknown model"):
         make_model("bert-huge", LABELS)
+
+
+TRICKY = [
+    "价格战 愈演愈烈，企业利润率持续走低。",
+    "Price WARS squeeze   margins\tand\u3000利润 — thin!",
+    "a I 我 x",  # words shorter than the n-gram sizes
+    "",
+    "   ",
+    "emoji 🚀 and unseen 𠀀 characters ÆØÅ",
+    "重复重复重复重复 重复",
+]
+
+
+@pytest.mark.parametrize("ngrams", [(1, 4), (2, 3), (3, 3)])
+def test_fast_char_ngrams_equal_scikit_learn(ngrams):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from models.ngrams import CharNgramTfidf
+
+    train = [r["text"] for r in make_rows()] + TRICKY[:3]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True, dtype=np.float32).fit(train)
+    assert CharNgramTfidf.supports(vec)
+    texts = TRICKY + train
+    expected, got = vec.transform(texts), CharNgramTfidf(vec).transform(texts)
+    assert got.shape == expected.shape and got.nnz == expected.nnz
+    assert abs(got - expected).max() < 1e-6
+    assert not CharNgramTfidf.supports(TfidfVectorizer(analyzer="char", ngram_range=ngrams).fit(train))
+
+
+def test_prepare_then_score_is_predict_proba():
+    model, texts = _fit("tfidf-logreg")
+    slow = np.column_stack([clf.predict_proba(model.vectorizer_.transform(texts))[:, 1] for clf in model.estimators_])
+    assert np.allclose(model.score(model.prepare(texts)), slow, atol=1e-6)
+    assert np.allclose(model.predict_proba(texts), slow, atol=1e-6)

@@ -326,3 +326,21 @@ def test_data_parallel_training_with_two_cpu_processes(backbone, tmp_path):
     assert "world_size" in proc.stderr or "trained transformer" in proc.stdout
     assert not list(tmp_path.glob(".ddp.*"))
     shutil.rmtree(out)
+
+
+def test_bucketed_inference_equals_one_text_at_a_time(trained):
+    """Length-sorted token-budget batches (padding, many batch shapes) give each text's unpadded scores."""
+    import torch
+
+    model = load_model(trained[0] / "model")
+    texts = [r["text"] for r in make_rows()][:40] + ["短", "a much longer paragraph " * 30]
+    model.params["token_budget"] = 100  # many small batches of mixed widths
+    bucketed = model.predict_proba(texts)
+    plain = []
+    with torch.inference_mode():
+        for t in texts:
+            enc, mapping = model.windows(model.tokenizer_, [t])
+            windows = [torch.tensor([ids]) for ids in enc["input_ids"]]
+            plain.append(np.max([torch.sigmoid(model.model_(input_ids=w).logits)[0].numpy() for w in windows], 0))
+    assert np.abs(bucketed - np.array(plain)).max() < 1e-5
+    assert (model.score(model.prepare(texts)) == bucketed).all()

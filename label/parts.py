@@ -1,0 +1,253 @@
+"""Labeled output committed in parts, so that a run killed at any moment resumes where it stopped.
+
+While a run is going, ``OUT.parts/`` holds numbered part files and ``manifest.json``. A part is written to
+a temporary name, flushed to disk and renamed into place; then the manifest, which lists the committed
+parts, the cursor (where the stream goes on) and the running counts, is replaced the same way. The
+manifest is the truth: a part file it does not list (the run died between the two renames) is rewritten.
+When the stream is done, the parts are joined into ``OUT`` (via a temporary file and a rename), the
+manifest is kept beside it as ``OUT.manifest.json`` (what made this file), and the parts are removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from data.records import DataError
+from label.stream import Paragraph
+
+FORMATS = (".jsonl", ".csv", ".parquet")
+
+
+class OutputError(DataError):
+    """An output that must not be written over (another model's, another corpus's, not ours)."""
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _schema(labels: list[str]):
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("doc_id", pa.string()),
+            ("paragraph", pa.int64()),
+            ("source", pa.string()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("text", pa.string()),
+            ("labels", pa.list_(pa.string())),
+            ("scores", pa.struct([(lab, pa.float32()) for lab in labels])),
+        ]
+    )
+
+
+def encode_part(fmt: str, labels: list[str], rows: list[Paragraph], scores: np.ndarray, on: np.ndarray) -> bytes:
+    """One part's bytes: JSON lines, CSV rows (the header goes only into the joined file) or a Parquet file."""
+    chosen = [[lab for lab, x in zip(labels, o) if x] for o in on]
+    if fmt == ".jsonl":
+        return "".join(
+            json.dumps(
+                {
+                    "doc_id": r.doc_id,
+                    "paragraph": r.paragraph,
+                    "source": r.source,
+                    "start": r.start,
+                    "end": r.end,
+                    "text": r.text,
+                    "labels": c,
+                    "scores": {lab: round(float(s), 6) for lab, s in zip(labels, sc)},
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for r, c, sc in zip(rows, chosen, scores)
+        ).encode("utf-8")
+    if fmt == ".csv":
+        buf = io.StringIO()
+        csv.writer(buf).writerows(
+            [r.doc_id, r.paragraph, r.source, r.start, r.end, r.text, ";".join(c)] + [f"{s:.6f}" for s in sc]
+            for r, c, sc in zip(rows, chosen, scores)
+        )
+        return buf.getvalue().encode("utf-8")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "doc_id": [r.doc_id for r in rows],
+            "paragraph": [r.paragraph for r in rows],
+            "source": [r.source for r in rows],
+            "start": [r.start for r in rows],
+            "end": [r.end for r in rows],
+            "text": [r.text for r in rows],
+            "labels": chosen,
+            "scores": [dict(zip(labels, map(float, sc))) for sc in scores],
+        },
+        schema=_schema(labels),
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def csv_header(labels: list[str]) -> str:
+    columns = ["doc_id", "paragraph", "source", "start", "end", "text", "labels"]
+    return ",".join(columns + [f"score_{lab}" for lab in labels])
+
+
+class PartStore:
+    """The parts folder and manifest of one output file."""
+
+    def __init__(self, out: Path, labels: list[str], identity: dict):
+        self.out, self.fmt, self.labels = out, out.suffix.lower(), labels
+        self.dir = out.with_name(out.name + ".parts")
+        self.path = self.dir / "manifest.json"
+        self.sidecar = out.with_name(out.name + ".manifest.json")
+        self.errors_file = out.with_name(out.name + ".errors.jsonl")
+        self.identity = identity  # model and inputs: what a resumed or finished run must match
+        self.manifest: dict = {}
+
+    # --- state -------------------------------------------------------------------------------------
+    def begin(self, overwrite: bool = False) -> str:
+        """'fresh', 'resume' (parts of an interrupted run of the same job) or 'done' (the output is there)."""
+        if overwrite:  # the old output stays until the new one replaces it
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.path.is_file():
+            self.manifest = self._read(self.path)
+            self._check_same_job(self.manifest, "an interrupted run in " + str(self.dir))
+            return "resume"
+        if self.out.exists() and not overwrite:
+            if not self.sidecar.is_file():
+                raise OutputError(
+                    [
+                        f"{self.out}: already exists and was not written by `policytheme label`; "
+                        "choose another --out or pass --overwrite"
+                    ]
+                )
+            self.manifest = self._read(self.sidecar)
+            self._check_same_job(self.manifest, "it")
+            return "done"
+        shutil.rmtree(self.dir, ignore_errors=True)  # parts without a manifest: nothing was committed
+        self.dir.mkdir(parents=True)
+        self.manifest = {
+            **self.identity,
+            "output": str(self.out),
+            "parts": [],  # rows per committed part, in order
+            "cursor": [0, 0],
+            "paragraphs": 0,
+            "documents": 0,
+            "themes": dict.fromkeys(self.labels, 0),
+            "errors": [],
+            "seconds": 0.0,
+            "complete": False,
+        }
+        self._save()
+        return "fresh"
+
+    def _read(self, path: Path) -> dict:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise OutputError([f"{path}: unreadable manifest ({e}); pass --overwrite to start over"]) from None
+
+    def _check_same_job(self, manifest: dict, what: str) -> None:
+        mine, theirs = self.identity["model"], manifest.get("model", {})
+        if theirs.get("sha256") != mine["sha256"]:
+            raise OutputError(
+                [
+                    f"{self.out}: {what} was labeled by another model ({theirs.get('path', '?')}); "
+                    "choose another --out, or pass --overwrite to replace it"
+                ]
+            )
+        if manifest.get("inputs") != self.identity["inputs"]:
+            then, now = len(manifest.get("inputs", [])), len(self.identity["inputs"])
+            raise OutputError(
+                [
+                    f"{self.out}: {what} was labeled from other inputs ({then} files then, {now} now, or files "
+                    "changed since); pass the same inputs, or --overwrite to start over"
+                ]
+            )
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        return tuple(self.manifest["cursor"])
+
+    # --- writing -----------------------------------------------------------------------------------
+    def part_path(self, number: int) -> Path:
+        return self.dir / f"part-{number:06d}{self.fmt}"
+
+    def commit(
+        self, rows: list[Paragraph], scores: np.ndarray, on: np.ndarray, cursor: tuple, errors: list, seconds: float
+    ) -> None:
+        """Make ``rows`` (and the errors met before ``cursor``) durable; then the stream may go past them."""
+        m = self.manifest
+        if rows:
+            _write_atomic(self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on))
+            m["parts"].append(len(rows))
+        m["cursor"] = list(cursor)
+        m["paragraphs"] += len(rows)
+        m["documents"] += sum(r.paragraph == 0 for r in rows)
+        for lab, n in zip(self.labels, on.sum(axis=0) if len(rows) else np.zeros(len(self.labels))):
+            m["themes"][lab] += int(n)
+        known = {e["file"] for e in m["errors"]}
+        m["errors"].extend(e for e in errors if e["file"] not in known)  # a resumed run meets them again
+        m["seconds"] += seconds
+        self._save()
+
+    def _save(self) -> None:
+        _write_atomic(self.path, json.dumps(self.manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+
+    def finish(self) -> None:
+        """Join the parts into the output, keep the manifest beside it, write the error list, clean up."""
+        self.manifest["complete"] = True
+        self._save()
+        tmp = self.out.with_name(f".{self.out.name}.partial-{os.getpid()}")
+        try:
+            self._join(tmp)
+            os.replace(tmp, self.out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        errors = self.manifest["errors"]
+        if errors:
+            lines = [json.dumps({"path": e["path"], "error": e["error"]}, ensure_ascii=False) + "\n" for e in errors]
+            _write_atomic(self.errors_file, "".join(lines).encode("utf-8"))
+        else:
+            self.errors_file.unlink(missing_ok=True)  # an old error list must not describe this output
+        _write_atomic(self.sidecar, self.path.read_bytes())
+        shutil.rmtree(self.dir)
+
+    def discard(self) -> None:
+        """Forget an unfinished run (nothing worth keeping was labeled)."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _join(self, tmp: Path) -> None:
+        parts = [self.part_path(i) for i in range(len(self.manifest["parts"]))]
+        if self.fmt == ".parquet":
+            import pyarrow.parquet as pq
+
+            with pq.ParquetWriter(tmp, _schema(self.labels)) as writer:
+                for p in parts:  # one part in memory at a time
+                    writer.write_table(pq.read_table(p))
+            return
+        with open(tmp, "wb") as f:
+            if self.fmt == ".csv":
+                f.write((csv_header(self.labels) + "\r\n").encode("utf-8"))
+            for p in parts:
+                with open(p, "rb") as src:
+                    shutil.copyfileobj(src, f)
+            f.flush()
+            os.fsync(f.fileno())
