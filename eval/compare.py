@@ -82,9 +82,15 @@ def data_name(m: dict) -> str:
     return f"{stem} ({', '.join(extra)})" if extra else stem
 
 
-def _fingerprint(m: dict) -> tuple:
-    d = m.get("data", {})
-    return d.get("sha256"), d.get("paragraphs_sha256") or d.get("paragraphs")
+def same_data(a: dict, b: dict) -> bool:
+    """Whether two metrics files were scored on the same paragraphs: same file content, and the same
+    paragraphs and gold labels (by fingerprint; files written before it existed: by count)."""
+    da, db = a.get("data", {}), b.get("data", {})
+    if da.get("sha256") != db.get("sha256"):
+        return False
+    if da.get("paragraphs_sha256") and db.get("paragraphs_sha256"):
+        return da["paragraphs_sha256"] == db["paragraphs_sha256"]
+    return da.get("paragraphs") == db.get("paragraphs")
 
 
 def group_by_data(metrics: list[dict]) -> dict[str, list[dict]]:
@@ -96,7 +102,7 @@ def group_by_data(metrics: list[dict]) -> dict[str, list[dict]]:
     for name, rows in groups.items():
         first = rows[0]
         for m in rows[1:]:
-            if _fingerprint(m) != _fingerprint(first):
+            if not same_data(first, m):
                 problems.append(
                     f"{first['_file']} and {m['_file']}: both on {name!r} but scored on different data "
                     f"({_describe(first)} vs {_describe(m)}); evaluate both on the same file, "

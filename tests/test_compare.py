@@ -101,6 +101,19 @@ def test_runs_scored_on_different_data_are_refused(tmp_path, capsys):
     assert "scored on different data" in err and "sha256 aaaaaaaaaaaa" in err and "Traceback" not in err
 
 
+def test_same_file_other_paragraphs_is_refused_and_older_files_compare_by_count(tmp_path):
+    a = fake_run(tmp_path, "a", Y)
+    b = fake_run(tmp_path, "b", Y)
+    m = json.loads((b / "metrics.json").read_text())
+    m["data"]["paragraphs_sha256"] = "c" * 64  # another split seed of the same file
+    (b / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(DataError, match="scored on different data"):
+        compare([a, b])
+    del m["data"]["paragraphs_sha256"]  # a metrics file from before the fingerprint: same file, same count
+    (b / "metrics.json").write_text(json.dumps(m))
+    assert "| b |" in compare([a, b], n_boot=50)
+
+
 def test_predictions_on_other_paragraphs_are_refused(tmp_path):
     a = fake_run(tmp_path, "a", Y)
     b = fake_run(tmp_path, "b", Y, ids=[f"q{i:03d}" for i in range(N)])  # claims the same data, is not
