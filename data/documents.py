@@ -1,62 +1,58 @@
 """Unlabeled documents for labeling and pretraining: find them, read them, split them into paragraphs.
 
-Inputs are files, directories (searched recursively) or glob patterns. ``.txt``/``.md`` files are one
-document each; ``.jsonl``/``.csv``/``.parquet`` files hold one document per row in a ``text`` column
-(``id``, when present, becomes the ``doc_id``). Everything streams: one document in memory at a time.
+Inputs are files, directories (searched recursively) or glob patterns. ``.txt``/``.md``/``.html``/``.htm``/
+``.docx``/``.pdf`` files are one document each (read by ``data.formats``); ``.jsonl``/``.csv``/``.parquet``
+files hold one document per row in a ``text`` column (``id``, when present, becomes the ``doc_id``).
+Paragraphs are found by ``data.segment``. Everything streams: one document in memory at a time.
 """
 
 from __future__ import annotations
 
 import glob
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.formats import FORMAT_SUFFIXES, extract
 from data.records import DataError
+from data.segment import segment, split_paragraphs
 
-TEXT_SUFFIXES = {".txt", ".md"}
+__all__ = [
+    "SUFFIXES",
+    "TABLE_SUFFIXES",
+    "Document",
+    "expand_inputs",
+    "iter_documents",
+    "read_documents",
+    "split_paragraphs",
+]
+
 TABLE_SUFFIXES = {".jsonl", ".csv", ".parquet"}
-SUFFIXES = TEXT_SUFFIXES | TABLE_SUFFIXES
-
-_BLANK_LINE = re.compile(r"\n[ \t\u3000]*\n")
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+SUFFIXES = FORMAT_SUFFIXES | TABLE_SUFFIXES
 
 
 @dataclass
 class Document:
+    """One document's paragraphs, where it came from, and where each paragraph lies in its text.
+
+    ``text`` is the text the paragraphs were found in: for ``.txt``/``.md`` the file as decoded (byte-order
+    mark removed, line breaks untouched); for HTML, DOCX and PDF the plain text their reader extracted (see
+    ``data.formats``); for a table row its ``text`` field. ``text[start:end]`` for ``spans[i]`` runs from the
+    first to the last character of ``paragraphs[i]`` before its lines were joined.
+    """
+
     doc_id: str
     paragraphs: list[str]
-    source: str = ""
-    spans: list[tuple[int, int]] = field(default_factory=list)  # TEMPORARY until the formats branch lands
+    source: str = ""  # the file it was read from
+    spans: list[tuple[int, int]] = field(default_factory=list)  # (start, end) in text, one per paragraph
+    text: str = field(default="", repr=False)
 
-    def __post_init__(self):
-        if not self.spans:
-            self.spans = [(0, len(p)) for p in self.paragraphs]
-
-
-def split_paragraphs(text: str) -> list[str]:
-    """Paragraphs of a text: blocks between blank lines; a text without blank lines splits at line breaks.
-
-    Lines inside one block are joined: with no space between CJK characters, with one space otherwise.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    blocks = _BLANK_LINE.split(text) if _BLANK_LINE.search(text) else text.split("\n")
-    out = []
-    for block in blocks:
-        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
-        if lines:
-            out.append(_join_lines(lines))
-    return out
-
-
-def _join_lines(lines: list[str]) -> str:
-    joined = lines[0]
-    for ln in lines[1:]:
-        sep = "" if _CJK.match(joined[-1]) or _CJK.match(ln[0]) else " "
-        joined += sep + ln
-    return joined
+    @classmethod
+    def from_text(cls, doc_id: str, source: str, text: str, wrapped: bool | None = None) -> Document:
+        """Segment ``text`` into a Document (``wrapped``: see ``data.segment.segment``)."""
+        found = segment(text, wrapped)
+        return cls(doc_id, [p for p, _, _ in found], source, [(a, b) for _, a, b in found], text)
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
@@ -82,37 +78,37 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return unique
 
 
-def iter_documents(inputs: list[str], on_error: Callable[[Path, str], None] | None = None) -> Iterator[Document]:
+def iter_documents(
+    inputs: list[str], on_error: Callable[[Path, str], None] | None = None, encoding: str | None = None
+) -> Iterator[Document]:
     """Every document of the inputs, streamed, split into paragraphs.
 
     Without ``on_error`` an unreadable file raises DataError. With it, the file is skipped and
-    ``on_error(path, reason)`` is called (documents it yielded before the problem are kept).
+    ``on_error(path, reason)`` is called with a one-line reason (documents it yielded before the problem
+    are kept) and the following files are read. ``encoding`` overrides detection for text and HTML files.
     """
     for path in expand_inputs(inputs):
         try:
-            yield from read_documents(path)
+            yield from read_documents(path, encoding)
         except Exception as e:  # noqa: BLE001 - any parser's failure on one file is that file's problem
             if on_error is None:
                 raise
-            reason = str(e) if isinstance(e, DataError) else f"{path}: {type(e).__name__}: {e}".splitlines()[0]
-            on_error(path, reason)
+            reason = str(e) if isinstance(e, DataError) else f"{path}: {type(e).__name__}: {e}"
+            on_error(path, reason.splitlines()[0])
 
 
-def read_documents(path: Path) -> Iterator[Document]:
-    suffix = path.suffix.lower()
-    if suffix in TEXT_SUFFIXES:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise DataError([f"{path}: invalid UTF-8 at byte {e.start}"]) from None
-        yield Document(str(path), split_paragraphs(text), str(path))
+def read_documents(path: Path, encoding: str | None = None) -> Iterator[Document]:
+    """The documents of one file: one for a document format, one per row for a table."""
+    if path.suffix.lower() in FORMAT_SUFFIXES:
+        text, wrapped = extract(path, encoding)
+        yield Document.from_text(str(path), str(path), text, wrapped)
         return
     for where, row_no, rec in _table_records(path):
         text = rec.get("text")
         if not isinstance(text, str):
             raise DataError([f"{where}: missing or non-string 'text'"])
         doc_id = str(rec["id"]) if rec.get("id") not in (None, "") else f"{path}#{row_no}"
-        yield Document(doc_id, split_paragraphs(text), str(path))
+        yield Document.from_text(doc_id, str(path), text)
 
 
 def _table_records(path: Path) -> Iterator[tuple[str, int, dict]]:

@@ -166,7 +166,7 @@ def test_corrupt_document_is_skipped_and_recorded(trained, tmp_path, docs_dir, c
     assert len(rows) == 6 and rows[0]["text"] == "ok paragraph"  # the good row before the bad line is kept
     errors = [json.loads(x) for x in (tmp_path / "x.jsonl.errors.jsonl").read_text().splitlines()]
     assert [e["path"].rsplit("/", 1)[1] for e in errors] == ["a-broken.txt", "b-broken.jsonl"]
-    assert "invalid UTF-8" in errors[0]["error"] and ":2: invalid JSON" in errors[1]["error"]
+    assert "cannot decode as utf-16" in errors[0]["error"] and ":2: invalid JSON" in errors[1]["error"]  # BOM \xff\xfe
     assert "2 input(s) skipped" in capsys.readouterr().out
 
 
