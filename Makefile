@@ -15,8 +15,13 @@ MINI_ENCODER ?= --vocab-size 4000 --hidden-size 128 --layers 2 --heads 2 --inter
                 --max-length 64 --max-steps 300 --batch-size 32
 MINI_FINETUNE ?= --epochs 3 --max-length 128 --batch-size 16 --learning-rate 1e-3
 RUN_NAMES := $(MODELS) transformer-mini
+# A cheap learning curve and cross-validation of the baselines for the report.
+CURVE   ?= --fractions 0.1,0.3,1 --seeds 0,1
+CV      ?= --folds 3
+# Installs system packages as root, through sudo otherwise.
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean browser
 
 setup: $(VENV)/.installed
 
@@ -37,11 +42,22 @@ demo: setup
 	$(BIN)/policytheme train --model transformer --backbone $(RUNS)/mini-encoder --out $(RUNS)/transformer-mini \
 		--overwrite $(MINI_FINETUNE)
 	@for m in $(RUN_NAMES); do [ -z "$(REALDEV)" ] || $(BIN)/policytheme evaluate $(RUNS)/$$m --data $(REALDEV) || exit 1; done
+	@for m in $(MODELS); do $(BIN)/policytheme learning-curve --model $$m --out $(RUNS)/curve-$$m --overwrite $(CURVE) || exit 1; done
+	@for m in $(MODELS); do $(BIN)/policytheme cross-validate --model $$m --out $(RUNS)/cv-$$m --overwrite $(CV) || exit 1; done
 	$(BIN)/policytheme compare $(addprefix $(RUNS)/,$(RUN_NAMES)) --out $(RUNS)/compare.md
+	$(BIN)/policytheme compare $(addprefix $(RUNS)/,$(RUN_NAMES) $(addprefix curve-,$(MODELS)) $(addprefix cv-,$(MODELS))) \
+		--out $(RUNS)/report.html > /dev/null && echo "report: $(RUNS)/report.html"
 	$(BIN)/policytheme label --model $(RUNS)/tfidf-logreg $(SAMPLE) --out $(RUNS)/sample-labels.jsonl
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# Headless Chromium (Debian's package) for the test that opens the HTML report, and a CJK font for its text.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ command -v apt-get >/dev/null 2>&1 && $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } || \
+	echo "make: no Chromium and no way to install it here; the report's browser test will be skipped"
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -45,7 +45,21 @@ def grouped_split(
     k = max(3, min(round(1 / min(dev, test)), len(set(groups))))
     n_test = max(1, round(test * k))
     n_dev = max(1, round(dev * k))
-    # strata: language x label combination, so every split can report per-language figures; on data too
+    fold_of = grouped_folds(examples, k, seed)
+    parts: dict[str, list[Example]] = {s: [] for s in SPLITS}
+    for ex, f in zip(examples, fold_of):
+        name = "test" if f < n_test else "dev" if f < n_test + n_dev else "train"
+        parts[name].append(ex)
+    return parts
+
+
+def grouped_folds(examples: list[Example], k: int, seed: int = 0) -> np.ndarray:
+    """The fold (0..k-1) of each paragraph: whole documents per fold, languages and label combinations in
+    proportion (``StratifiedGroupKFold``). The same input and seed always give the same folds."""
+    groups = np.array([ex.doc_id for ex in examples])
+    if len(set(groups)) < k:
+        raise DataError([f"need at least {k} documents (doc_id) for {k} folds, got {len(set(groups))}"])
+    # strata: language x label combination, so every fold can report per-language figures; on data too
     # small for that, label combination alone, then none
     for stratum in (
         lambda ex: f"{ex.lang}|{'+'.join(sorted(ex.labels))}",
@@ -61,11 +75,7 @@ def grouped_split(
         warnings.simplefilter("ignore")  # rare strata have fewer members than folds
         for f, (_, idx) in enumerate(sgkf.split(np.zeros(len(examples)), strata, groups)):
             fold_of[idx] = f
-    parts: dict[str, list[Example]] = {s: [] for s in SPLITS}
-    for ex, f in zip(examples, fold_of):
-        name = "test" if f < n_test else "dev" if f < n_test + n_dev else "train"
-        parts[name].append(ex)
-    return parts
+    return fold_of
 
 
 def _check_groups(parts: dict[str, list[Example]]) -> None:

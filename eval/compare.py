@@ -1,108 +1,216 @@
-"""A comparison table of runs, built from their ``metrics.json`` files (never by re-running a model).
+"""Compare runs from their files (never by re-running a model): leaderboards, learning curves, cross-validation.
 
-Arguments are run folders (every ``metrics*.json`` inside counts) or metrics files. Results on different
-data go into separate tables, one per data set, each sorted by macro-F1.
+Arguments are run folders (every ``metrics*.json`` inside counts, and ``curve.json`` / ``cv.json`` of
+learning-curve and cross-validation folders) or such files. Results on different data sets go into
+separate leaderboards; runs that claim the same data set (same file name and split) but were scored on
+different paragraphs are refused, since no honest comparison of them exists.
+
+The Markdown is for terminals; ``--out report.html`` writes the full report (see eval.report).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.records import DataError
+from eval.leaderboard import Board, build_board, legend, table
+
+EXTRA_FILES = ("curve.json", "cv.json")
 
 
-def collect_metrics(paths: list[str | Path]) -> list[dict]:
-    """Load every metrics file named by ``paths`` (run folders or files), each tagged with its origin."""
+@dataclass
+class Collection:
+    metrics: list[dict] = field(default_factory=list)
+    curves: list[dict] = field(default_factory=list)  # learning curves (curve.json)
+    cv: list[dict] = field(default_factory=list)  # cross-validations (cv.json)
+
+
+def _files(paths: list[str | Path]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files = sorted(p.glob("metrics*.json"))
+            files = sorted(p.glob("metrics*.json")) + [p / f for f in EXTRA_FILES if (p / f).is_file()]
             if not files:
-                raise DataError([f"{p}: no metrics*.json in this folder (run `policytheme evaluate` first)"])
+                raise DataError(
+                    [f"{p}: no metrics*.json, curve.json or cv.json in this folder (run `policytheme evaluate` first)"]
+                )
             found.extend(files)
         elif p.is_file():
             found.append(p)
         else:
             raise DataError([f"{p}: no such run folder or metrics file"])
-    out = []
-    for f in found:
+    return list(dict.fromkeys(f.resolve() for f in found))  # a file named twice counts once
+
+
+def collect(paths: list[str | Path]) -> Collection:
+    """Load every metrics, learning-curve and cross-validation file named by ``paths``."""
+    out = Collection()
+    for f in _files(paths):
         try:
             m = json.loads(f.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise DataError([f"{f}:{e.lineno}: invalid JSON: {e.msg}"]) from None
+        kind = m.get("kind") if isinstance(m, dict) else None
+        if kind in ("learning_curve", "cross_validation"):
+            m.setdefault("run", f.parent.name)
+            m["_file"] = str(f)
+            (out.curves if kind == "learning_curve" else out.cv).append(m)
+            continue
         if not isinstance(m, dict) or "macro_f1" not in m or "per_label" not in m:
             raise DataError([f"{f}: not a policytheme metrics file (no macro_f1/per_label)"])
         m.setdefault("run", f.parent.name)
         m["_file"] = str(f)
-        out.append(m)
+        out.metrics.append(m)
     return out
+
+
+def collect_metrics(paths: list[str | Path]) -> list[dict]:
+    """Load every metrics file named by ``paths`` (run folders or files), each tagged with its origin."""
+    return collect(paths).metrics
 
 
 def data_name(m: dict) -> str:
+    """The data set a metrics file was scored on: file name, split, languages."""
     d = m.get("data", {})
     stem = Path(d.get("path", "?")).stem
-    return f"{stem} ({d['split']} split)" if d.get("split") else stem
+    extra = [f"{d['split']} split"] if d.get("split") else []
+    if d.get("langs"):
+        extra.append(",".join(d["langs"]))
+    return f"{stem} ({', '.join(extra)})" if extra else stem
 
 
-def _fmt(x: float | None) -> str:
-    return "–" if x is None else f"{x:.3f}"
+def same_data(a: dict, b: dict) -> bool:
+    """Whether two metrics files were scored on the same paragraphs: same file content, and the same
+    paragraphs and gold labels (by fingerprint; files written before it existed: by count)."""
+    da, db = a.get("data", {}), b.get("data", {})
+    if da.get("sha256") != db.get("sha256"):
+        return False
+    if da.get("paragraphs_sha256") and db.get("paragraphs_sha256"):
+        return da["paragraphs_sha256"] == db["paragraphs_sha256"]
+    return da.get("paragraphs") == db.get("paragraphs")
 
 
-def tables(metrics: list[dict]) -> dict[str, dict]:
-    """Per data set: the column names and the rows of the leaderboard."""
+def group_by_data(metrics: list[dict]) -> dict[str, list[dict]]:
+    """Metrics per data set; DataError when runs on one data set were scored on different paragraphs."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for m in metrics:
-        groups[(data_name(m), m.get("data", {}).get("sha256"))].append(m)
-    out = {}
-    for (name, sha), rows in groups.items():
-        label_ids = list(dict.fromkeys(lab for m in rows for lab in m["per_label"]))
-        langs = sorted({lang for m in rows for lang in m.get("per_language", {})})
-        header = (
-            ["run", "model", "n", "macro-F1 [95% CI]", "micro-F1"]
-            + [f"F1 {lab}" for lab in label_ids]
-            + [f"macro-F1 {lang}" for lang in langs]
-        )
-        body = []
-        for m in sorted(rows, key=lambda r: -r["macro_f1"]):
-            ci = m.get("ci", {}).get("macro_f1", {})
-            interval = f" [{ci['low']:.3f}, {ci['high']:.3f}]" if "low" in ci else ""
-            per_lang = m.get("per_language", {})
-            body.append(
-                [
-                    m.get("run", "?"),
-                    m.get("model") or "?",
-                    str(m.get("n", "?")),
-                    f"{m['macro_f1']:.3f}{interval}",
-                    _fmt(m.get("micro_f1")),
-                ]
-                + [_fmt(m["per_label"].get(lab, {}).get("f1")) for lab in label_ids]
-                + [_fmt(per_lang[lang]["macro_f1"]) if lang in per_lang else "–" for lang in langs]
+        groups[data_name(m)].append(m)
+    problems = []
+    for name, rows in groups.items():
+        first = rows[0]
+        for m in rows[1:]:
+            if not same_data(first, m):
+                problems.append(
+                    f"{first['_file']} and {m['_file']}: both on {name!r} but scored on different data "
+                    f"({_describe(first)} vs {_describe(m)}); evaluate both on the same file, "
+                    "or compare them separately"
+                )
+    if problems:
+        raise DataError(problems)
+    return dict(groups)
+
+
+def _describe(m: dict) -> str:
+    d = m.get("data", {})
+    return f"sha256 {str(d.get('sha256'))[:12]}, {d.get('paragraphs', '?')} paragraphs"
+
+
+def boards(metrics: list[dict], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[Board]:
+    """One tested leaderboard per data set: test splits first, then the other data sets by name."""
+    groups = group_by_data(metrics)
+    order = sorted(groups, key=lambda name: (groups[name][0].get("data", {}).get("split") != "test", name))
+    return [build_board(name, groups[name], n_boot=n_boot, seed=seed, alpha=alpha) for name in order]
+
+
+# --- learning curves and cross-validation as tables ------------------------------------------------------
+def _mean_sd(s: dict | None) -> str:
+    return "–" if not s else f"{s['mean']:.3f} ± {s['sd']:.3f}"
+
+
+def curve_table(curves: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """One row per run and training fraction: macro-F1 mean ± sd over seeds, [min, max], per language."""
+    langs = sorted({lang for c in curves for s in c["summary"] for lang in s["per_language"]})
+    header = ["run", "model", "fraction", "train paragraphs", "macro-F1 mean ± sd", "[min, max]", "seeds"]
+    header += [f"macro-F1 {lang}" for lang in langs]
+    rows = []
+    for c in curves:
+        for s in c["summary"]:
+            mf = s["macro_f1"]
+            paragraphs = s["train_paragraphs"]["mean"] if s["train_paragraphs"] else None
+            rows.append(
+                [c["run"], c["model"], f"{s['fraction']:g}", "–" if paragraphs is None else f"{paragraphs:,.0f}"]
+                + [_mean_sd(mf), "–" if not mf else f"[{mf['min']:.3f}, {mf['max']:.3f}]"]
+                + [f"{s['points']}" + (f" ({s['failed']} failed)" if s["failed"] else "")]
+                + [_mean_sd(s["per_language"].get(lang)) for lang in langs]
             )
-        key = name if sha is None else f"{name}, sha256 {sha[:12]}"
-        out[key] = {"header": header, "rows": body}
-    return out
+    return header, rows
 
 
-def to_markdown(metrics: list[dict]) -> str:
+def cv_table(cvs: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """One row per cross-validation: mean ± sd over folds of every figure."""
+    labels = list(dict.fromkeys(lab for c in cvs for lab in c["summary"]["f1"]))
+    langs = sorted({lang for c in cvs for lang in c["summary"]["per_language"]})
+    header = ["run", "model", "data", "folds", "paragraphs", "macro-F1 mean ± sd", "micro-F1 mean ± sd"]
+    header += [f"F1 {lab}" for lab in labels] + [f"macro-F1 {lang}" for lang in langs] + ["train s per fold"]
+    rows = []
+    for c in cvs:
+        s = c["summary"]
+        fit = s["fit_seconds"]
+        rows.append(
+            [c["run"], c["model"], Path(c["data"]["path"]).stem, str(c["folds"]), f"{c['paragraphs']:,}"]
+            + [_mean_sd(s["macro_f1"]), _mean_sd(s["micro_f1"])]
+            + [_mean_sd(s["f1"].get(lab)) for lab in labels]
+            + [_mean_sd(s["per_language"].get(lang)) for lang in langs]
+            + ["–" if not fit else f"{fit['mean']:,.1f}"]
+        )
+    return header, rows
+
+
+# --- Markdown ------------------------------------------------------------------------------------------
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+def to_markdown(col: Collection, tested: list[Board]) -> str:
     parts = []
-    for name, t in tables(metrics).items():
-        lines = [
-            f"### {name}",
-            "",
-            "| " + " | ".join(t["header"]) + " |",
-            "|" + "|".join("---" for _ in t["header"]) + "|",
-        ]
-        lines += ["| " + " | ".join(r) + " |" for r in t["rows"]]
+    for b in tested:
+        sha = b.runs[0].get("data", {}).get("sha256")
+        title = f"### {b.name}" + (f", sha256 {sha[:12]}" if sha else "")
+        parts.append("\n".join([title, "", *_md_table(*table(b)), "", legend(b)]))
+    if col.curves:
+        lines = ["### Learning curves (test split, mean ± sd over seeds)", "", *_md_table(*curve_table(col.curves))]
         parts.append("\n".join(lines))
+    if col.cv:
+        lines = ["### Cross-validation (folds grouped by document, mean ± sd over folds)", ""]
+        parts.append("\n".join(lines + _md_table(*cv_table(col.cv))))
     return "\n\n".join(parts) + "\n"
 
 
-def compare(paths: list[str | Path], out: str | Path | None = None) -> str:
-    """The Markdown comparison of the given runs; also written to ``out`` when given."""
-    text = to_markdown(collect_metrics(paths))
+def compare(
+    paths: list[str | Path],
+    out: str | Path | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    title: str = "policytheme: model comparison",
+) -> str:
+    """The Markdown comparison of the given runs. ``out``: also write it there, or the HTML report when
+    ``out`` ends in ``.html``."""
+    col = collect(paths)
+    tested = boards(col.metrics, n_boot=n_boot, seed=seed, alpha=alpha)
+    text = to_markdown(col, tested)
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() in (".html", ".htm"):
+            from eval.report import write_report
+
+            write_report(col, tested, out, title=title)
+        else:
+            out.write_text(text, encoding="utf-8")
     return text

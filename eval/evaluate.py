@@ -1,7 +1,14 @@
-"""Score a model on labeled paragraphs and write ``metrics.json`` and ``predictions.jsonl``."""
+"""Score a model on labeled paragraphs and write ``metrics.json`` and ``predictions.jsonl``.
+
+Besides the figures, the metrics file keeps what a report needs to draw and explain them without running
+the model again: PR-curve points and reliability bins per theme, the most confident errors, the n-grams
+that weigh most (linear baselines), the cost of the run, and a fingerprint of the scored paragraphs so a
+comparison can refuse runs scored on different data.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -11,6 +18,8 @@ import numpy as np
 
 from data.records import DataError, Example, file_sha256, read_examples, to_matrix
 from data.splits import assign_splits
+from eval.calibration import theme_curves
+from eval.errors import confident_errors
 from eval.metrics import evaluate_arrays
 from models import ThemeModel, load_model
 
@@ -30,14 +39,6 @@ def evaluate_model(
     pred = (scores >= np.asarray(model.thresholds_)).astype(np.int8)
     y = to_matrix(examples, model.labels)
     metrics = evaluate_arrays(y, pred, scores, [ex.lang for ex in examples], model.labels, n_boot=n_boot, seed=seed)
-    metrics = {
-        "data": {**data, "paragraphs": len(examples)},
-        "labels": model.labels,
-        "thresholds": {lab: float(t) for lab, t in zip(model.labels, model.thresholds_)},
-        "predict_seconds": round(seconds, 4),
-        "paragraphs_per_second": round(len(examples) / seconds, 1) if seconds > 0 else None,
-        **metrics,
-    }
     rows = [
         {
             "id": ex.id,
@@ -46,10 +47,28 @@ def evaluate_model(
             "labels": ex.labels,
             "predicted": [lab for lab, on in zip(model.labels, p) if on],
             "scores": {lab: round(float(s), 6) for lab, s in zip(model.labels, sc)},
+            "text": ex.text,
         }
         for ex, p, sc in zip(examples, pred, scores)
     ]
+    metrics = {
+        "data": {**data, "paragraphs": len(examples), "paragraphs_sha256": paragraphs_sha256(examples)},
+        "labels": model.labels,
+        "thresholds": {lab: float(t) for lab, t in zip(model.labels, model.thresholds_)},
+        "predict_seconds": round(seconds, 4),
+        "paragraphs_per_second": round(len(examples) / seconds, 1) if seconds > 0 else None,
+        **metrics,
+        "curves": theme_curves(y, scores, model.labels),
+        "errors": confident_errors(y, pred, scores, rows, model.labels),
+        "top_ngrams": model.top_terms(),
+    }
     return metrics, rows
+
+
+def paragraphs_sha256(examples: list[Example]) -> str:
+    """Fingerprint of which paragraphs were scored, with which gold labels (order does not matter)."""
+    lines = sorted(f"{ex.id}\t{';'.join(sorted(ex.labels))}" for ex in examples)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def run_test_split(run_dir: Path) -> tuple[list[Example], dict]:
@@ -86,7 +105,8 @@ def evaluate_run(
 ) -> dict:
     """Evaluate a run folder on ``data`` (default: its own test split) and write the results.
 
-    Default outputs: ``RUN/metrics.json`` for the test split, ``RUN/metrics-<data stem>.json`` otherwise.
+    Default outputs: ``RUN/metrics.json`` and ``RUN/predictions.jsonl`` for the test split,
+    ``RUN/metrics-<data stem>.json`` and ``RUN/predictions-<data stem>.jsonl`` otherwise.
     """
     run = Path(run)
     model = load_model(run)
@@ -98,22 +118,45 @@ def evaluate_run(
         info = {"path": str(data), "sha256": file_sha256(data), "split": None}
         default_out = run / f"metrics-{Path(data).stem}.json"
     metrics, rows = evaluate_model(model, examples, info, n_boot=n_boot)
-    metrics = {"run": run.name, "model": _run_model_name(run), **metrics}
+    metrics = {"run": run.name, "model": _run_model_name(run), **metrics, **_run_cost(run)}
     out = Path(out) if out else default_out
-    write_evaluation(metrics, rows, out, Path(predictions) if predictions else None)
+    write_evaluation(metrics, rows, out, Path(predictions) if predictions else default_predictions(out))
     return metrics
 
 
+def default_predictions(metrics_path: Path) -> Path:
+    """``metrics.json`` -> ``predictions.jsonl``, ``metrics-x.json`` -> ``predictions-x.jsonl``, else beside it."""
+    name, suffix = metrics_path.name, metrics_path.suffix
+    if name.startswith("metrics"):
+        rest = name[len("metrics") : len(name) - len(suffix)]
+        return metrics_path.with_name(f"predictions{rest}.jsonl")
+    return metrics_path.with_name(metrics_path.stem + ".predictions.jsonl")
+
+
 def write_evaluation(metrics: dict, rows: list[dict] | None, out: Path, predictions: Path | None) -> None:
-    """Write metrics (and predictions, if a path is given), each atomically."""
-    _atomic_write(out, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    """Write metrics (and predictions, if a path is given), each atomically.
+
+    The metrics record where their predictions are (relative to the metrics file), for paired tests.
+    """
     if predictions is not None and rows is not None:
+        metrics["predictions"] = os.path.relpath(predictions, out.parent)
         _atomic_write(predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    _atomic_write(out, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+
+
+def _run_record(run: Path) -> dict:
+    path = run / "run.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def _run_model_name(run: Path) -> str | None:
-    path = run / "run.json"
-    return json.loads(path.read_text(encoding="utf-8")).get("model") if path.is_file() else None
+    return _run_record(run).get("model")
+
+
+def _run_cost(run: Path) -> dict:
+    """What the run cost to train and store, from run.json, for the leaderboard."""
+    record = _run_record(run)
+    return {k: record[k] for k in ("fit_seconds", "model_bytes") if k in record}
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, hamming_loss, precision_recall_fscore_support
 
+from eval.calibration import expected_calibration_error
+
 
 def _clean(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
@@ -49,7 +51,9 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray, l
             "f1": _clean(f1[j]),
             "support": int(support[j]),
             "pr_auc": _clean(pr_auc),
+            "ece": expected_calibration_error(y_true[:, j], y_score[:, j]),
         }
+    eces = [v["ece"] for v in per_label.values() if v["ece"] is not None]
     micro = precision_recall_fscore_support(y_true, y_pred, average="micro", zero_division=0.0)[2]
     # samples F1 of a paragraph with no theme and no prediction is a perfect 1.0
     samples = precision_recall_fscore_support(y_true, y_pred, average="samples", zero_division=1.0)[2]
@@ -60,24 +64,69 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray, l
         "samples_f1": float(samples),
         "subset_accuracy": float(np.mean(np.all(y_true == y_pred, axis=1))) if len(y_true) else 0.0,
         "hamming_loss": float(hamming_loss(y_true, y_pred)) if len(y_true) else 0.0,
+        "macro_ece": float(np.mean(eces)) if eces else None,
         "per_label": per_label,
     }
+
+
+def point_scores(y_true: np.ndarray, y_pred: np.ndarray, langs: Sequence[str], labels: Sequence[str]) -> dict:
+    """The few figures a learning curve or a cross-validation fold keeps: F1 overall, per theme, per language."""
+    y_true, y_pred, langs = np.asarray(y_true), np.asarray(y_pred), np.asarray(langs)
+    f1 = f1_per_label(y_true, y_pred)
+    micro = precision_recall_fscore_support(y_true, y_pred, average="micro", zero_division=0.0)[2]
+    return {
+        "n": int(len(y_true)),
+        "macro_f1": macro_f1(y_true, y_pred),
+        "micro_f1": float(micro),
+        "f1": {lab: _clean(f1[j]) for j, lab in enumerate(labels)},
+        "per_language": {
+            lang: {"n": int((langs == lang).sum()), "macro_f1": macro_f1(y_true[langs == lang], y_pred[langs == lang])}
+            for lang in sorted(set(langs.tolist()))
+        },
+    }
+
+
+def bootstrap_f1(y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
+    """(n_boot, k) F1 per theme on paragraphs resampled with replacement (NaN where undefined)."""
+    rng = np.random.default_rng(seed)
+    n = len(y_true)
+    return np.array([f1_per_label(y_true[idx], y_pred[idx]) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
+
+
+def _macro_rows(f1: np.ndarray) -> np.ndarray:
+    defined = ~np.isnan(f1)
+    sums = np.where(defined, f1, 0.0).sum(axis=1)
+    counts = defined.sum(axis=1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+
+
+def _interval(stats: np.ndarray, n_boot: int, level: float, metric: str) -> dict:
+    alpha = (1 - level) / 2
+    stats = stats[~np.isnan(stats)]
+    low, high = np.quantile(stats, [alpha, 1 - alpha]) if len(stats) else (np.nan, np.nan)
+    return {"metric": metric, "level": level, "n_boot": n_boot, "low": _clean(float(low)), "high": _clean(float(high))}
 
 
 def bootstrap_ci(
     y_true: np.ndarray, y_pred: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict:
     """Percentile bootstrap interval of macro-F1, resampling paragraphs with replacement."""
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    stats = np.array([macro_f1(y_true[idx], y_pred[idx]) for idx in (rng.integers(0, n, n) for _ in range(n_boot))])
-    alpha = (1 - level) / 2
+    return bootstrap_cis(y_true, y_pred, [], n_boot, seed, level)["macro_f1"]
+
+
+def bootstrap_cis(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    labels: Sequence[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """Percentile bootstrap intervals of macro-F1 and of each theme's F1, from the same resamples."""
+    f1 = bootstrap_f1(np.asarray(y_true), np.asarray(y_pred), n_boot, seed)
     return {
-        "metric": "macro_f1",
-        "level": level,
-        "n_boot": n_boot,
-        "low": float(np.quantile(stats, alpha)),
-        "high": float(np.quantile(stats, 1 - alpha)),
+        "macro_f1": _interval(_macro_rows(f1), n_boot, level, "macro_f1"),
+        "per_label": {lab: _interval(f1[:, j], n_boot, level, "f1") for j, lab in enumerate(labels)},
     }
 
 
@@ -93,12 +142,18 @@ def evaluate_arrays(
     """Every figure overall and per language, with a bootstrap interval for macro-F1 on each."""
     y_true, y_pred, y_score = np.asarray(y_true), np.asarray(y_pred), np.asarray(y_score)
     langs = np.asarray(langs)
-    out = label_metrics(y_true, y_pred, y_score, labels)
-    out["ci"] = {"macro_f1": bootstrap_ci(y_true, y_pred, n_boot=n_boot, seed=seed)}
+    out = _with_intervals(label_metrics(y_true, y_pred, y_score, labels), y_true, y_pred, labels, n_boot, seed)
     out["per_language"] = {}
     for lang in sorted(set(langs.tolist())):
         m = langs == lang
         sub = label_metrics(y_true[m], y_pred[m], y_score[m], labels)
-        sub["ci"] = {"macro_f1": bootstrap_ci(y_true[m], y_pred[m], n_boot=n_boot, seed=seed)}
-        out["per_language"][lang] = sub
+        out["per_language"][lang] = _with_intervals(sub, y_true[m], y_pred[m], labels, n_boot, seed)
     return out
+
+
+def _with_intervals(metrics: dict, y_true, y_pred, labels, n_boot: int, seed: int) -> dict:
+    cis = bootstrap_cis(y_true, y_pred, labels, n_boot=n_boot, seed=seed)
+    metrics["ci"] = {"macro_f1": cis["macro_f1"]}
+    for lab in labels:
+        metrics["per_label"][lab]["ci"] = cis["per_label"][lab]
+    return metrics

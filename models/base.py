@@ -67,6 +67,11 @@ class ThemeModel:
     def _load_weights(self, directory: Path) -> None:
         raise NotImplementedError
 
+    def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]] | None:
+        """Per theme, the ``k`` input features that weigh most for it, with their weights; None for models
+        without one weight per feature (a transformer)."""
+        return None
+
     # --- shared --------------------------------------------------------------------------------
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return (self.predict_proba(texts) >= self.thresholds_).astype(np.int8)

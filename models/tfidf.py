@@ -115,6 +115,24 @@ class TfidfModel(ThemeModel):
             out[:, j] = self.constant_[j] if clf is None else clf.predict_proba(x)[:, 1]
         return out
 
+    def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]]:
+        """Per theme, the n-grams with the largest positive weights (``word__`` or ``char__`` prefixed).
+
+        Weights are the linear model's coefficients on TF-IDF features: logistic regression's, the SVM's
+        averaged over its calibration folds, and naive Bayes' difference of log weights between the
+        theme and its absence. They rank features within one model, not across models.
+        """
+        names = self.vectorizer_.get_feature_names_out()
+        out = {}
+        for lab, clf in zip(self.labels, self.estimators_):
+            if clf is None:
+                out[lab] = []
+                continue
+            w = _linear_weights(clf)
+            top = np.argsort(-w, kind="stable")[:k]
+            out[lab] = [(str(names[i]), round(float(w[i]), 4)) for i in top if w[i] > 0]
+        return out
+
     def _save_weights(self, directory: Path) -> None:
         # skops writes a dict entry by entry into its JSON schema (~600 bytes per n-gram), so each
         # vocabulary travels as one array of terms in index order and is rebuilt on load.
@@ -156,6 +174,15 @@ class TfidfModel(ThemeModel):
         self.fast_ = None
         for (_, vec), terms in zip(self.vectorizer_.transformer_list, state["terms"]):
             vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
+
+
+def _linear_weights(clf) -> np.ndarray:
+    """One weight per feature toward the theme, for the three baseline classifiers."""
+    if isinstance(clf, CalibratedClassifierCV):
+        return np.mean([c.estimator.coef_[0] for c in clf.calibrated_classifiers_], axis=0)
+    if isinstance(clf, ComplementNB):
+        return clf.feature_log_prob_[1] - clf.feature_log_prob_[0]
+    return np.asarray(clf.coef_[0])
 
 
 def baseline(classifier: str, **defaults):

@@ -2,9 +2,13 @@
 
     policytheme train    --model tfidf-logreg --out runs/logreg [--data FILE]
     policytheme evaluate runs/logreg [--data FILE] [--out FILE]
-    policytheme compare  runs/* [--out FILE.md]
+    policytheme compare  runs/* [--out FILE.md | --out report.html]
     policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet}
     policytheme pretrain --corpus DOCS... --out checkpoints/mini [--from ID_OR_PATH]
+    policytheme learning-curve --model tfidf-logreg --out runs/curve-logreg [--fractions 0.1,0.5,1]
+    policytheme cross-validate --model tfidf-logreg --out runs/cv-logreg [--folds 5]
+
+train, evaluate, learning-curve and cross-validate take ``--tracking mlflow`` to log the folder to MLflow.
 
 Bad input ends with one line per problem on stderr (``file:line: problem``) and exit code 2.
 """
@@ -87,6 +91,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; "
         f"test macro-F1 {_with_ci(metrics)}; run folder: {args.out}"
     )
+    _track(args, args.out)
     return 0
 
 
@@ -118,14 +123,85 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{args.run}: {m['data']['paragraphs']} paragraphs; macro-F1 {_with_ci(m)}, "
         f"micro-F1 {m['micro_f1']:.3f}; per language: {per_lang}"
     )
+    _track(args, args.run)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from eval.compare import compare
 
-    print(compare(args.runs, out=args.out), end="")
+    print(compare(args.runs, out=args.out, n_boot=args.n_boot, seed=args.seed, alpha=args.alpha), end="")
+    if args.out and args.out.lower().endswith((".html", ".htm")):
+        print(f"report: {args.out}")
     return 0
+
+
+def _curve_config(args: argparse.Namespace):
+    from train.run import TrainConfig
+
+    return TrainConfig(
+        model=args.model,
+        out=args.out,
+        data=args.data,
+        seed=args.seed,
+        dev_fraction=args.dev_fraction,
+        test_fraction=args.test_fraction,
+        params=dict(args.param or []),
+    )
+
+
+def cmd_learning_curve(args: argparse.Namespace) -> int:
+    from eval.metrics import point_scores
+    from train.curves import learning_curve
+    from train.run import staged_run
+
+    config = _curve_config(args)
+    with staged_run(args.out, overwrite=args.overwrite) as staging:
+        result = learning_curve(config, point_scores, fractions=args.fractions, seeds=args.seeds)
+        _write_json(staging / "curve.json", result)
+        _write_json(staging / "config.json", {**vars(config), "fractions": args.fractions, "seeds": args.seeds})
+    for s in result["summary"]:
+        mf = s["macro_f1"]
+        figure = "failed" if not mf else f"{mf['mean']:.3f} ± {mf['sd']:.3f} (min {mf['min']:.3f}, max {mf['max']:.3f})"
+        paragraphs = s["train_paragraphs"]["mean"] if s["train_paragraphs"] else 0
+        print(f"{s['fraction']:>5g} of training ({paragraphs:,.0f} paragraphs): test macro-F1 {figure}")
+    print(f"learning curve of {args.model} over seeds {','.join(map(str, args.seeds))}: {args.out}/curve.json")
+    _track(args, args.out)
+    return 0
+
+
+def cmd_cross_validate(args: argparse.Namespace) -> int:
+    from eval.metrics import point_scores
+    from train.curves import cross_validate
+    from train.run import staged_run
+
+    config = _curve_config(args)
+    with staged_run(args.out, overwrite=args.overwrite) as staging:
+        result = cross_validate(config, point_scores, folds=args.folds, include_test=args.include_test)
+        _write_json(staging / "cv.json", result)
+        _write_json(staging / "config.json", {**vars(config), "folds": args.folds, "include_test": args.include_test})
+    mf = result["summary"]["macro_f1"]
+    folds = ", ".join(f"{f['macro_f1']:.3f}" for f in result["fold_results"])
+    print(
+        f"{args.folds}-fold cross-validation of {args.model} on {result['paragraphs']} paragraphs: "
+        f"macro-F1 {mf['mean']:.3f} ± {mf['sd']:.3f} (folds: {folds}); {args.out}/cv.json"
+    )
+    _track(args, args.out)
+    return 0
+
+
+def _write_json(path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _track(args: argparse.Namespace, folder: str) -> None:
+    """Log a finished folder to the tracking store when asked (``--tracking mlflow``)."""
+    if getattr(args, "tracking", "none") != "mlflow":
+        return
+    from eval.tracking import log_run, store_uri
+
+    run_id = log_run(folder, store=args.tracking_store, experiment=args.experiment)
+    print(f"logged to MLflow: {store_uri(args.tracking_store)[0]}, experiment {args.experiment}, run {run_id}")
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -202,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--max-length", type=int, help="tokens per window; longer paragraphs get sliding windows")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    _tracking_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("pretrain", help="masked-language-model pretraining on unlabeled documents")
@@ -231,12 +308,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json or RUN/metrics-<data>.json)")
     p.add_argument("--predictions", help="also write per-paragraph predictions (.jsonl)")
     p.add_argument("--n-boot", type=int, default=1000)
+    _tracking_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("compare", help="one table of runs from their metrics files")
-    p.add_argument("runs", nargs="+", help="run folders or metrics*.json files")
-    p.add_argument("--out", help="also write the table to this Markdown file")
+    p = sub.add_parser("compare", help="leaderboards with significance tests, from the runs' files")
+    p.add_argument("runs", nargs="+", help="run, learning-curve or cross-validation folders, or their JSON files")
+    p.add_argument("--out", help="also write the tables to this Markdown file, or the full report to FILE.html")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the paired test")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (Holm-adjusted)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("learning-curve", help="train on growing fractions of the training split, several seeds")
+    _resampling_flags(p, CORPUS_PATH)
+    p.add_argument("--fractions", type=_floats, default=[0.1, 0.25, 0.5, 1.0], help="e.g. 0.1,0.25,0.5,1")
+    p.add_argument("--seeds", type=_ints, default=[0, 1, 2], help="subsample and model seeds, e.g. 0,1,2")
+    p.set_defaults(func=cmd_learning_curve)
+
+    p = sub.add_parser("cross-validate", help="k-fold cross-validation grouped by document (for the baselines)")
+    _resampling_flags(p, CORPUS_PATH)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--include-test", action="store_true", help="also use the test split (default: train+dev)")
+    p.set_defaults(func=cmd_cross_validate)
 
     p = sub.add_parser("label", help="label every paragraph of documents")
     p.add_argument("inputs", nargs="+", help="files, folders or globs (.txt .md .jsonl .csv .parquet)")
@@ -251,7 +344,41 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _resampling_flags(p: argparse.ArgumentParser, corpus) -> None:
+    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--out", required=True, help="folder to create, e.g. runs/curve-logreg")
+    p.add_argument("--data", default=str(corpus), help="labeled .jsonl/.csv/.parquet (default: shipped)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/dev/test split (and of the folds)")
+    p.add_argument("--dev-fraction", type=float, default=0.1)
+    p.add_argument("--test-fraction", type=float, default=0.1)
+    p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE", help="model parameter (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    _tracking_flags(p)
+
+
+def _tracking_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("experiment tracking (optional: pip install 'policytheme[tracking]')")
+    g.add_argument("--tracking", choices=["none", "mlflow"], default="none", help="log the folder to MLflow")
+    g.add_argument("--tracking-store", help="folder or tracking URI (default: $MLFLOW_TRACKING_URI, else runs/mlflow)")
+    g.add_argument("--experiment", default="policytheme", help="MLflow experiment name")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from eval.tracking import TrackingError
     from train.run import RunError
 
     args = build_parser().parse_args(argv)
@@ -261,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(e).splitlines():
             print(f"policytheme: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (ModelError, RunError) as e:
+    except (ModelError, RunError, TrackingError) as e:
         print(f"policytheme: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

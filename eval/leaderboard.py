@@ -1,0 +1,215 @@
+"""One leaderboard per data set: runs sorted by macro-F1, each tested against the best on the same paragraphs.
+
+Built from metrics files and the predictions files they point to; no model runs. Every run is compared
+with the best one (highest macro-F1): macro-F1 and each language's macro-F1 by a paired bootstrap over
+paragraphs, each theme by McNemar's test on that theme's decisions. p-values are Holm-adjusted over the
+runs tested in one column, and a figure not significantly different from the best run's is marked ≈.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data.records import DataError
+from eval.metrics import macro_f1
+from eval.significance import holm, mcnemar, paired_bootstrap
+
+SAME = "≈"  # not significantly different from the best run
+
+
+@dataclass
+class Board:
+    """The runs scored on one data set, best first, and their tests against the best."""
+
+    name: str
+    runs: list[dict]
+    labels: list[str]
+    langs: list[str]
+    tests: list[dict | None] = field(default_factory=list)  # per run; None: the best run, or untested
+    untested: list[str] = field(default_factory=list)  # runs without a predictions file
+    alpha: float = 0.05
+    n_boot: int = 1000
+
+
+def predictions_path(m: dict) -> Path | None:
+    """Where the predictions of a metrics file are, if it says and they exist."""
+    rel = m.get("predictions")
+    if not rel or "_file" not in m:
+        return None
+    path = Path(m["_file"]).parent / rel
+    return path if path.is_file() else None
+
+
+def _read_predictions(path: Path) -> list[dict]:
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise DataError([f"{path}:{lineno}: invalid JSON: {e.msg}"]) from None
+    return rows
+
+
+def aligned(runs: list[dict], labels: list[str]) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Gold matrix, one prediction matrix per run and the languages, in one paragraph order.
+
+    Refuses (DataError) runs whose predictions cover other paragraphs or other gold labels.
+    """
+    tables = [{r["id"]: r for r in _read_predictions(predictions_path(m))} for m in runs]
+    ids = sorted(tables[0])
+    for m, t in zip(runs[1:], tables[1:]):
+        if set(t) != set(ids):
+            diff = sorted(set(t) ^ set(ids))
+            raise DataError(
+                [f"{runs[0]['_file']} and {m['_file']}: predictions on different paragraphs (e.g. {diff[0]!r})"]
+            )
+        bad = next((i for i in ids if sorted(t[i]["labels"]) != sorted(tables[0][i]["labels"])), None)
+        if bad is not None:
+            raise DataError([f"{runs[0]['_file']} and {m['_file']}: different gold labels for paragraph {bad!r}"])
+
+    def matrix(t: dict, key: str) -> np.ndarray:
+        return np.array([[lab in t[i][key] for lab in labels] for i in ids], dtype=np.int8)
+
+    return (
+        matrix(tables[0], "labels"),
+        [matrix(t, "predicted") for t in tables],
+        np.array([tables[0][i]["lang"] for i in ids]),
+    )
+
+
+def build_board(name: str, runs: list[dict], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> Board:
+    """Sort ``runs`` (metrics of one data set) by macro-F1 and test each against the best."""
+    runs = sorted(runs, key=lambda m: -m["macro_f1"])
+    labels = list(dict.fromkeys(lab for m in runs for lab in m["per_label"]))
+    langs = sorted({lang for m in runs for lang in m.get("per_language", {})})
+    board = Board(name, runs, labels, langs, [None] * len(runs), alpha=alpha, n_boot=n_boot)
+    testable = [i for i, m in enumerate(runs) if predictions_path(m) is not None]
+    if 0 not in testable:  # without the best run's predictions nothing can be tested against it
+        testable = []
+    board.untested = [m.get("run", "?") for i, m in enumerate(runs) if i > 0 and i not in testable]
+    if len(testable) < 2:
+        return board
+    y, preds, lang_of = aligned([runs[i] for i in testable], labels)
+    best = preds[0]
+    raw = {i: _tests(y, best, p, lang_of, labels, langs, n_boot, seed) for i, p in zip(testable[1:], preds[1:])}
+    _adjust(raw, ["macro"], alpha)
+    for lab in labels:
+        _adjust(raw, ["themes", lab], alpha)
+    for lang in langs:
+        _adjust(raw, ["langs", lang], alpha)
+    for i, t in raw.items():
+        board.tests[i] = t
+    return board
+
+
+def _tests(y, best, pred, lang_of, labels, langs, n_boot: int, seed: int) -> dict:
+    """This run against the best: paired bootstrap of macro-F1 (overall, per language), McNemar per theme."""
+    out = {"macro": paired_bootstrap(y, pred, best, macro_f1, n_boot=n_boot, seed=seed), "themes": {}, "langs": {}}
+    for j, lab in enumerate(labels):
+        out["themes"][lab] = mcnemar(pred[:, j] == y[:, j], best[:, j] == y[:, j])
+    for lang in langs:
+        m = lang_of == lang
+        if m.any():
+            out["langs"][lang] = paired_bootstrap(y[m], pred[m], best[m], macro_f1, n_boot=n_boot, seed=seed)
+    return out
+
+
+def _adjust(raw: dict[int, dict], path: list[str], alpha: float) -> None:
+    """Holm-adjust one column of tests in place and mark those not significant at ``alpha``."""
+    cells = []
+    for t in raw.values():
+        for key in path:
+            t = t.get(key) if t is not None else None
+        cells.append(t)
+    adjusted = holm([c["p"] if c else None for c in cells])
+    for c, p in zip(cells, adjusted):
+        if c is not None:
+            c["p_holm"] = p
+            c["same"] = p >= alpha
+
+
+# --- the table ----------------------------------------------------------------------------------------
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _mark(text: str, test: dict | None) -> str:
+    return f"{text} {SAME}" if test is not None and test.get("same") else text
+
+
+def _p(p: float | None, n_boot: int) -> str:
+    if p is None:
+        return "–"
+    return f"<{1 / n_boot:.3g}" if p == 0 else f"{p:.3f}" if p < 0.995 else "1"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}".replace("-", "−")
+
+
+def _delta(test: dict | None, is_best: bool) -> str:
+    if is_best:
+        return "best"
+    if test is None:
+        return "not tested"
+    m = test["macro"]
+    return _mark(f"{_signed(m['delta'])} [{_signed(m['low'])}, {_signed(m['high'])}]", m)
+
+
+def _cost(m: dict) -> list[str]:
+    fit, speed, size = m.get("fit_seconds"), m.get("paragraphs_per_second"), m.get("model_bytes")
+    return [
+        "–" if fit is None else f"{fit:,.1f}",
+        "–" if speed is None else f"{speed:,.0f}",
+        "–" if size is None else f"{size / 1e6:,.1f}",
+    ]
+
+
+def table(board: Board) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the leaderboard: scores with intervals, tests against the best, cost."""
+    header = (
+        ["run", "model", "n", "macro-F1 [95% CI]", "Δ macro-F1 vs best [95% CI]", "p (Holm)", "micro-F1"]
+        + [f"F1 {lab}" for lab in board.labels]
+        + [f"macro-F1 {lang}" for lang in board.langs]
+        + ["mean ECE", "train s", "paragraphs per s", "model MB"]
+    )
+    rows = []
+    for i, m in enumerate(board.runs):
+        t = board.tests[i]
+        ci = m.get("ci", {}).get("macro_f1", {})
+        interval = f" [{ci['low']:.3f}, {ci['high']:.3f}]" if ci.get("low") is not None else ""
+        per_lang = m.get("per_language", {})
+        rows.append(
+            [m.get("run", "?"), m.get("model") or "?", str(m.get("n", "?")), f"{m['macro_f1']:.3f}{interval}"]
+            + [_delta(t, i == 0), _p(t["macro"]["p_holm"], board.n_boot) if t else "", _fmt(m.get("micro_f1"))]
+            + [_mark(_fmt(m["per_label"].get(lab, {}).get("f1")), t and t["themes"].get(lab)) for lab in board.labels]
+            + [
+                _mark(_fmt(per_lang[lang]["macro_f1"]), t and t["langs"].get(lang)) if lang in per_lang else "–"
+                for lang in board.langs
+            ]
+            + [_fmt(m.get("macro_ece"))]
+            + _cost(m)
+        )
+    return header, rows
+
+
+def legend(board: Board) -> str:
+    """What the marks mean, in one paragraph under the table."""
+    if len(board.runs) < 2:
+        return "One run on this data set: nothing to test it against."
+    best = board.runs[0].get("run", "?")
+    text = (
+        f"{SAME} = not significantly different from the best run ({best}) at α = {board.alpha}, Holm-adjusted over "
+        f"the runs in each column: macro-F1 overall and per language by a paired bootstrap over paragraphs "
+        f"({board.n_boot} resamples), per-theme F1 by McNemar's test on that theme's decisions. Intervals are "
+        f"95% percentile bootstrap intervals. Cost: training time, labeling speed (paragraphs per second "
+        f"while evaluating) and model size on disk."
+    )
+    if board.untested:
+        text += f" Not tested (no predictions file; re-run `policytheme evaluate`): {', '.join(board.untested)}."
+    return text
