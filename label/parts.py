@@ -120,6 +120,7 @@ class PartStore:
         self.errors_file = out.with_name(out.name + ".errors.jsonl")
         self.identity = identity  # model and inputs: what a resumed or finished run must match
         self.manifest: dict = {}
+        self.broken = False  # a commit failed: nothing more may be committed
 
     # --- state -------------------------------------------------------------------------------------
     def begin(self, overwrite: bool = False) -> str:
@@ -193,23 +194,33 @@ class PartStore:
     def commit(
         self, rows: list[Paragraph], scores: np.ndarray, on: np.ndarray, cursor: tuple, errors: list, seconds: float
     ) -> None:
-        """Make ``rows`` (and the errors met before ``cursor``) durable; then the stream may go past them."""
-        m = self.manifest
-        if rows:
-            _write_atomic(self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on))
-            m["parts"].append(len(rows))
-        m["cursor"] = list(cursor)
-        m["paragraphs"] += len(rows)
-        m["documents"] += sum(r.paragraph == 0 for r in rows)
-        for lab, n in zip(self.labels, on.sum(axis=0) if len(rows) else np.zeros(len(self.labels))):
-            m["themes"][lab] += int(n)
-        known = {e["file"] for e in m["errors"]}
-        m["errors"].extend(e for e in errors if e["file"] not in known)  # a resumed run meets them again
-        m["seconds"] += seconds
-        self._save()
+        """Make ``rows`` (and the errors met before ``cursor``) durable; then the stream may go past them.
 
-    def _save(self) -> None:
-        _write_atomic(self.path, json.dumps(self.manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+        All or nothing: after a failure nothing more is committed (the run must stop and be resumed)."""
+        if self.broken:
+            raise RuntimeError(f"{self.dir}: an earlier commit failed")
+        try:
+            m = json.loads(json.dumps(self.manifest))  # changed only once the part is on disk
+            if rows:
+                _write_atomic(self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on))
+                m["parts"].append(len(rows))
+            m["cursor"] = list(cursor)
+            m["paragraphs"] += len(rows)
+            m["documents"] += sum(r.paragraph == 0 for r in rows)
+            for lab, n in zip(self.labels, on.sum(axis=0) if len(rows) else np.zeros(len(self.labels))):
+                m["themes"][lab] += int(n)
+            known = {e["file"] for e in m["errors"]}
+            m["errors"].extend(e for e in errors if e["file"] not in known)  # a resumed run meets them again
+            m["seconds"] += seconds
+            self._save(m)
+            self.manifest = m
+        except BaseException:
+            self.broken = True
+            raise
+
+    def _save(self, manifest: dict | None = None) -> None:
+        manifest = self.manifest if manifest is None else manifest
+        _write_atomic(self.path, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
 
     def finish(self) -> None:
         """Join the parts into the output, keep the manifest beside it, write the error list, clean up."""

@@ -3,7 +3,7 @@
     policytheme train    --model tfidf-logreg --out runs/logreg [--data FILE]
     policytheme evaluate runs/logreg [--data FILE] [--out FILE]
     policytheme compare  runs/* [--out FILE.md | --out report.html]
-    policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet}
+    policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet} [--engine ray]
     policytheme pretrain --corpus DOCS... --out checkpoints/mini [--from ID_OR_PATH]
     policytheme learning-curve --model tfidf-logreg --out runs/curve-logreg [--fractions 0.1,0.5,1]
     policytheme cross-validate --model tfidf-logreg --out runs/cv-logreg [--folds 5]
@@ -332,10 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cross_validate)
 
     p = sub.add_parser("label", help="label every paragraph of documents")
-    p.add_argument("inputs", nargs="+", help="files, folders or globs (.txt .md .jsonl .csv .parquet)")
+    p.add_argument(
+        "inputs", nargs="+", help="files, folders or globs (.txt .md .html .docx .pdf; .jsonl .csv .parquet)"
+    )
     p.add_argument("--model", required=True, help="run folder (or model folder)")
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet; rerun to resume after a stop")
-    p.add_argument("--batch-size", type=int, default=4096, help="paragraphs per committed chunk (default 4096)")
+    p.add_argument(
+        "--batch-size", type=int, default=0, help="paragraphs per committed part (default 4096; 16384 on a GPU)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output or unfinished run")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="ray: scale out on a Ray cluster")
     p.add_argument("--workers", type=int, default=0, help="ray: model replicas (default: one per GPU, else CPU)")

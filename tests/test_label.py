@@ -94,11 +94,11 @@ def test_death_between_part_and_manifest_rewrites_the_unlisted_part(models, tmp_
     saves = {"n": 0}
     real_save = PartStore._save
 
-    def dying_save(self):
+    def dying_save(self, manifest=None):
         saves["n"] += 1
         if saves["n"] == 4:  # the third part is on disk, the manifest does not list it yet
             raise KeyboardInterrupt
-        real_save(self)
+        real_save(self, manifest)
 
     monkeypatch.setattr(PartStore, "_save", dying_save)
     with pytest.raises(KeyboardInterrupt):

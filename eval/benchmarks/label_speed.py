@@ -175,7 +175,9 @@ def memory_scaling(work: Path, files: list[Path], scale: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="../shared/corpus" if Path("../shared/corpus").is_dir() else "data/samples")
-    ap.add_argument("--paragraphs", type=int, default=0, help="whole documents up to about N paragraphs (0: all)")
+    ap.add_argument(
+        "--paragraphs", type=int, default=0, help="transformer: a sample of documents of about N paragraphs (0: all)"
+    )
     ap.add_argument("--memory-scale", type=int, default=10, help="label the corpus 1x and Kx over (0: skip)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["transformer", "tfidf"], help="comparisons to leave out")
     ap.add_argument("--work", type=Path, help="folder for the models and outputs (default: temporary)")
@@ -188,22 +190,24 @@ def main(argv: list[str] | None = None) -> int:
         files = [Path(x) for x in args.files.read_text(encoding="utf-8").splitlines()]
         print(json.dumps(phase(args.phase, work, files)))
         return 0
-    files = select_files(args.corpus, args.paragraphs)
+    everything = select_files(args.corpus, 0)
+    files = select_files(args.corpus, args.paragraphs)  # for the transformer (slow on a CPU)
     texts = paragraphs_of(files)
     device = "cpu"
     import torch
 
     if torch.cuda.is_available():
         device = torch.cuda.get_device_name(0)
-    print(f"corpus: {len(files)} documents of {args.corpus}, {len(texts):,} paragraphs; device: {device}, "
-          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}", flush=True)  # fmt: skip
+    print(f"corpus: {args.corpus}, {len(everything)} documents; transformer sample: {len(files)} documents, "
+          f"{len(texts):,} paragraphs; device: {device}, {os.cpu_count()} CPUs, torch threads "
+          f"{torch.get_num_threads()}", flush=True)  # fmt: skip
     rows = [
         "| comparison | paragraphs | seconds | paragraphs/s | speed-up | same labels | peak memory |",
         "|---|---|---|---|---|---|---|",
     ]  # noqa: E501
     if "tfidf" not in args.skip:
         build_tfidf(work / "tfidf-logreg")
-        ours, peer = run_phase("tfidf-labeler", work, files), run_phase("tfidf-sklearn", work, files)
+        ours, peer = run_phase("tfidf-labeler", work, everything), run_phase("tfidf-sklearn", work, everything)
         rows += compare("tfidf-logreg", ours, peer, "scikit-learn predict_proba")
         print("\n".join(rows), flush=True)
     if "transformer" not in args.skip:
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             build_tfidf(work / "tfidf-logreg")
         print("\nPeak memory of `policytheme label` (tfidf-logreg) by corpus size:\n")
         print("| corpus | paragraphs | seconds | paragraphs/s | peak RSS |\n|---|---|---|---|---|")
-        print("\n".join(memory_scaling(work, files, args.memory_scale)))
+        print("\n".join(memory_scaling(work, everything, args.memory_scale)))
     return 0
 
 
