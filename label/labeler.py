@@ -81,6 +81,18 @@ def folder_sha256(folder: Path) -> str:
     return h.hexdigest()
 
 
+def peak_memory() -> dict:
+    """Peak resident memory of this process, and peak GPU memory when a GPU was used."""
+    import resource
+    import sys
+
+    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        out["gpu_bytes"] = int(torch.cuda.max_memory_allocated())
+    return out
+
+
 def _has_gpu() -> bool:
     import torch
 
@@ -236,6 +248,7 @@ def _run(store: PartStore, folder: Path, files: list[Path], size: int, engine: s
             store.discard()
             raise DataError([f"{' '.join(map(str, files[:3]))}: no paragraphs to label", *reasons])
         bar.update(bar.total - bar.n)
+        store.manifest["peak_memory"] = peak_memory()  # of the process that finished the run
         store.finish()
     finally:
         writer.shutdown(wait=True, cancel_futures=True)  # a commit under way completes; queued ones are dropped

@@ -97,16 +97,17 @@ def peak_memory() -> dict:
 
 def phase(name: str, work: Path, files: list[Path]) -> dict:
     """One side of one comparison, in this process: seconds, paragraphs, labels, peak memory."""
-    from label.labeler import label_corpus
-
-    if name in ("labeler", "tfidf-labeler", "memory"):
+    if name in ("labeler", "tfidf-labeler", "memory"):  # the command a user runs
         model = work / ("transformer" if name == "labeler" else "tfidf-logreg")
         out = work / f"{name}.jsonl"
-        summary = label_corpus(model, [str(f) for f in files], out, overwrite=True, progress=False)
-        seconds = summary.seconds  # reading, scoring and writing; not loading the model (nor for the peers)
+        cmd = [sys.executable, "-m", "policytheme.cli", "label", "--model", str(model), *map(str, files)]
+        subprocess.run(cmd + ["--out", str(out), "--overwrite", "--quiet"], check=True, capture_output=True)
+        manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text(encoding="utf-8"))
         with open(out, encoding="utf-8") as f:
             labels = [sorted(json.loads(line)["labels"]) for line in f] if name != "memory" else []
-        return {"seconds": seconds, "paragraphs": summary.paragraphs, "labels": labels, **peak_memory()}
+        # seconds: reading, scoring, writing; not loading the model (nor for the peers)
+        return {"seconds": manifest["seconds"], "paragraphs": manifest["paragraphs"], "labels": labels,
+                **manifest["peak_memory"]}  # fmt: skip
     texts = paragraphs_of(files)
     if name == "pipeline":
         import torch
