@@ -124,21 +124,24 @@ def local_engine(model: ThemeModel, stream: Iterator, size: int) -> Iterator[tup
     stop = threading.Event()
     end = object()
 
+    def offer(item) -> bool:
+        """Hand ``item`` to the consumer; False once the consumer has stopped."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for rows, errors, cursor in chunks(stream, size):
-                item = (rows, model.prepare([r.text for r in rows]), errors, cursor)
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((rows, model.prepare([r.text for r in rows]), errors, cursor)):
                     return
-            ready.put(end)
+            offer(end)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
-            ready.put(e)
+            offer(e)
 
     thread = threading.Thread(target=produce, name="policytheme-reader", daemon=True)
     thread.start()
