@@ -212,7 +212,7 @@ def _run(store: PartStore, folder: Path, files: list[Path], size: int, engine: s
         total=int(sizes.sum()),
         initial=done_bytes(store.cursor),
         desc="labeling",
-        bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
         disable=not progress,
         dynamic_ncols=True,
     )
