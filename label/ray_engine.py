@@ -30,7 +30,9 @@ def _ray():
             "--engine ray needs Ray Data: pip install 'policytheme[ray]' (or pip install 'ray[data]')"
         ) from None
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False, include_dashboard=False)
+        address = os.environ.get("RAY_ADDRESS")
+        local = {} if address else {"include_dashboard": False}  # a new local instance: no web dashboard
+        ray.init(address=address, log_to_driver=False, **local)
     return ray
 
 
