@@ -141,6 +141,7 @@ class PartStore:
                 )
             self.manifest = self._read(self.sidecar)
             self._check_same_job(self.manifest, "it")
+            shutil.rmtree(self.dir, ignore_errors=True)  # what a run stopped while cleaning up left behind
             return "done"
         shutil.rmtree(self.dir, ignore_errors=True)  # parts without a manifest: nothing was committed
         self.dir.mkdir(parents=True)
@@ -239,6 +240,7 @@ class PartStore:
         else:
             self.errors_file.unlink(missing_ok=True)  # an old error list must not describe this output
         _write_atomic(self.sidecar, self.path.read_bytes())
+        self.path.unlink()  # first: a parts folder without its manifest holds nothing to resume
         shutil.rmtree(self.dir)
 
     def discard(self) -> None:

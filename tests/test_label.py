@@ -205,3 +205,26 @@ def test_ray_engine_writes_the_same_output_and_resumes(models, tmp_path, local_r
     assert summary.state == "resume" and summary.paragraphs == 45 and len(summary.errors) == 1
     assert out.read_bytes() == local.read_bytes()
     assert (tmp_path / "ray.jsonl.errors.jsonl").read_bytes() == (tmp_path / "local.jsonl.errors.jsonl").read_bytes()
+
+
+def test_death_while_cleaning_up_leaves_a_finished_output(models, tmp_path, monkeypatch):
+    import shutil
+
+    corpus = make_corpus(tmp_path / "c", 3, 6)
+    out = tmp_path / "out.jsonl"
+    real_rmtree = shutil.rmtree
+
+    def dying_rmtree(path, *a, **k):
+        if str(path).endswith(".parts") and out.exists():  # killed after the output and its manifest are in place
+            (Path(path) / "part-000000.jsonl").unlink()
+            raise KeyboardInterrupt
+        real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(shutil, "rmtree", dying_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=5, progress=False)
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    assert not (tmp_path / "out.jsonl.parts" / "manifest.json").exists()
+    summary = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=5, progress=False)
+    assert summary.state == "done" and summary.paragraphs == 18 and len(read_rows(out)) == 18
+    assert not (tmp_path / "out.jsonl.parts").exists()
