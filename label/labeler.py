@@ -93,6 +93,13 @@ def peak_memory() -> dict:
     return out
 
 
+def _is_output(path: Path, out: Path) -> bool:
+    """The output, its parts, manifest or error list: never read back as input (an output inside the corpus)."""
+    path, out = path.resolve(), out.resolve()
+    beside = path.parent == out.parent and path.name.lstrip(".").startswith(out.name + ".")  # errors, temporaries
+    return path == out or beside or out.with_name(out.name + ".parts") in path.parents
+
+
 def _has_gpu() -> bool:
     import torch
 
@@ -179,7 +186,9 @@ def label_corpus(
         raise DataError([f"unknown engine {engine!r} (use {', '.join(ENGINES)})"])
     folder = model_folder(model)
     meta = read_meta(folder)
-    files = expand_inputs(inputs)
+    files = [f for f in expand_inputs(inputs) if not _is_output(f, out)]
+    if not files:
+        raise DataError([f"{' '.join(inputs)}: no documents to label besides the output itself"])
     identity = {
         "model": {"path": str(folder), "kind": meta.get("kind"), "sha256": folder_sha256(folder)},
         "inputs": input_identity(files),

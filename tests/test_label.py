@@ -228,3 +228,23 @@ def test_death_while_cleaning_up_leaves_a_finished_output(models, tmp_path, monk
     summary = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=5, progress=False)
     assert summary.state == "done" and summary.paragraphs == 18 and len(read_rows(out)) == 18
     assert not (tmp_path / "out.jsonl.parts").exists()
+
+
+def test_output_inside_the_corpus_is_not_read_back(models, tmp_path, monkeypatch):
+    corpus = make_corpus(tmp_path / "c", 3, 4)
+    out = corpus / "labels.jsonl"
+    (corpus / "doc0002.txt").write_bytes(b"\x00\x01\x02" + bytes(range(128, 256)) * 4)  # an errors file too
+    real_commit = PartStore.commit
+
+    def stop_after_first(self, *a, **k):
+        real_commit(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PartStore, "commit", stop_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=3, progress=False)
+    monkeypatch.setattr(PartStore, "commit", real_commit)
+    summary = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=3, progress=False)
+    assert summary.state == "resume" and summary.paragraphs == 8 and len(summary.errors) == 1
+    again = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=3, progress=False)
+    assert again.state == "done" and len(read_rows(out)) == 8
