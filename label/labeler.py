@@ -32,8 +32,8 @@ from data.documents import expand_inputs
 from data.records import DataError
 from label.parts import FORMATS, PartStore
 from label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
-from models import ModelError, ThemeModel, load_model
-from models.base import read_meta
+from models import ThemeModel, load_model, model_dir
+from models.base import peak_memory, read_meta
 
 ENGINES = ("local", "ray")
 
@@ -62,14 +62,6 @@ class LabelSummary:
         )
 
 
-def model_folder(model: str | Path) -> Path:
-    """The saved model inside a run folder, or the folder itself."""
-    path = Path(model)
-    if not path.exists():
-        raise ModelError(f"{path}: no such model or run folder")
-    return path / "model" if (path / "model").is_dir() else path
-
-
 def folder_sha256(folder: Path) -> str:
     """One hash over every file of a model folder (names and bytes), to tell models apart."""
     h = hashlib.sha256()
@@ -79,18 +71,6 @@ def folder_sha256(folder: Path) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
-
-
-def peak_memory() -> dict:
-    """Peak resident memory of this process, and peak GPU memory when a GPU was used."""
-    import resource
-    import sys
-
-    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        out["gpu_bytes"] = int(torch.cuda.max_memory_allocated())
-    return out
 
 
 def _is_output(path: Path, out: Path) -> bool:
@@ -184,7 +164,7 @@ def label_corpus(
         raise DataError([f"{out}: output must end in {', '.join(FORMATS)}"])
     if engine not in ENGINES:
         raise DataError([f"unknown engine {engine!r} (use {', '.join(ENGINES)})"])
-    folder = model_folder(model)
+    folder = model_dir(model)
     meta = read_meta(folder)
     files = [f for f in expand_inputs(inputs) if not _is_output(f, out)]
     if not files:
@@ -199,7 +179,8 @@ def label_corpus(
     store = PartStore(out, list(meta["labels"]), identity)
     state = store.begin(overwrite)
     if state != "done":
-        _run(store, folder, files, batch_size, engine, workers, progress)
+        thresholds = np.asarray([meta["thresholds"][lab] for lab in store.labels])
+        _run(store, folder, thresholds, files, batch_size, engine, workers, progress)
     m = store.manifest
     errors = [{"path": e["path"], "error": e["error"]} for e in m["errors"]]
     return LabelSummary(
@@ -214,7 +195,16 @@ def label_corpus(
     )
 
 
-def _run(store: PartStore, folder: Path, files: list[Path], size: int, engine: str, workers: int, progress: bool):
+def _run(
+    store: PartStore,
+    folder: Path,
+    thresholds: np.ndarray,
+    files: list[Path],
+    size: int,
+    engine: str,
+    workers: int,
+    progress: bool,
+) -> None:
     sizes = np.array([f["bytes"] for f in store.identity["inputs"]], dtype=np.int64)
     done_bytes = lambda cursor: int(sizes[: cursor[0]].sum())  # noqa: E731 - files wholly behind the cursor
     bar = tqdm(
@@ -231,7 +221,6 @@ def _run(store: PartStore, folder: Path, files: list[Path], size: int, engine: s
         scored = ray_engine(folder, files, store.cursor, size, workers)
     else:
         scored = local_engine(load_model(folder), read_stream(files, store.cursor), size)
-    thresholds = np.asarray([read_meta(folder)["thresholds"][lab] for lab in store.labels])
     started = last = time.perf_counter()
     labeled = 0
     pending: deque = deque()  # commits handed to the writer thread, oldest first

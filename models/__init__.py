@@ -26,17 +26,21 @@ def make_model(name: str, labels: Sequence[str], **params) -> ThemeModel:
     return MODELS[name](labels, **params)
 
 
-def load_model(directory: str | Path) -> ThemeModel:
-    """Load any saved model from its folder (a run folder's ``model/`` or the run folder itself)."""
-    directory = Path(directory)
+def model_dir(path: str | Path) -> Path:
+    """The saved model a path names: a run folder's ``model/`` or the model folder itself."""
+    directory = Path(path)
     if not directory.exists():
         raise ModelError(f"{directory}: no such model or run folder")
-    if (directory / "model").is_dir():
-        directory = directory / "model"
+    return directory / "model" if (directory / "model").is_dir() else directory
+
+
+def load_model(directory: str | Path) -> ThemeModel:
+    """Load any saved model from its folder (a run folder's ``model/`` or the run folder itself)."""
+    directory = model_dir(directory)
     kind = read_meta(directory).get("kind")
     if kind not in KINDS:
         raise ModelError(f"{directory}: unknown model kind {kind!r}")
     return KINDS[kind].load(directory)
 
 
-__all__ = ["DEFAULT_BACKBONE", "MODELS", "ModelError", "ThemeModel", "load_model", "make_model"]
+__all__ = ["DEFAULT_BACKBONE", "MODELS", "ModelError", "ThemeModel", "load_model", "make_model", "model_dir"]

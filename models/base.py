@@ -99,6 +99,18 @@ class ThemeModel:
         return model
 
 
+def peak_memory() -> dict:
+    """Peak resident memory of this process, and peak GPU memory when a GPU was used (for run records)."""
+    import resource
+    import sys
+
+    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        out["gpu_bytes"] = int(torch.cuda.max_memory_allocated())
+    return out
+
+
 def read_meta(directory: Path) -> dict:
     path = directory / META_FILE
     if not path.is_file():

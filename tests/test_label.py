@@ -45,6 +45,19 @@ def read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def interrupt_after(monkeypatch, commits: int) -> None:
+    """Make the next labeling stop as Ctrl-C would, right after its ``commits``-th committed part."""
+    real_commit, calls = PartStore.commit, {"n": 0}
+
+    def commit(self, *a, **k):
+        real_commit(self, *a, **k)
+        calls["n"] += 1
+        if calls["n"] == commits:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(PartStore, "commit", commit)
+
+
 def test_rows_carry_source_offsets_and_scores(models, tmp_path):
     corpus = make_corpus(tmp_path / "c", 3, 4)
     summary = label_corpus(models / "tfidf-logreg", [str(corpus)], tmp_path / "out.jsonl", batch_size=5, progress=False)
@@ -135,15 +148,9 @@ def test_output_of_another_model_or_corpus_is_refused(models, tmp_path, capsys):
 def test_interrupted_run_of_another_model_is_not_continued(models, tmp_path, monkeypatch, capsys):
     corpus = make_corpus(tmp_path / "c", 3, 10)
     out = tmp_path / "labels.jsonl"
-    real_commit = PartStore.commit
-
-    def stop_after_first(self, *a, **k):
-        real_commit(self, *a, **k)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(PartStore, "commit", stop_after_first)
+    interrupt_after(monkeypatch, 1)
     assert run("label", "--model", models / "tfidf-logreg", corpus, "--out", out, "--batch-size", 5, "--quiet") == 130
-    monkeypatch.setattr(PartStore, "commit", real_commit)
+    monkeypatch.undo()
     assert run("label", "--model", models / "tfidf-nb", corpus, "--out", out, "--quiet") == 2
     assert "an interrupted run in" in capsys.readouterr().err
     assert run("label", "--model", models / "tfidf-logreg", corpus, "--out", out, "--batch-size", 5, "--quiet") == 0
@@ -154,15 +161,7 @@ def test_corrupt_file_in_the_middle_is_skipped_once_even_across_a_resume(models,
     corpus = make_corpus(tmp_path / "c", 4, 5)
     (corpus / "doc0001.txt").write_bytes(b"\x00\x01\x02" + bytes(range(128, 256)) * 4)
     out = tmp_path / "labels.jsonl"
-    real_commit, calls = PartStore.commit, {"n": 0}
-
-    def stop_once(self, *a, **k):
-        real_commit(self, *a, **k)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(PartStore, "commit", stop_once)
+    interrupt_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=4, progress=False)
     summary = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=4, progress=False)
@@ -188,15 +187,7 @@ def test_ray_engine_writes_the_same_output_and_resumes(models, tmp_path, local_r
     local = tmp_path / "local.jsonl"
     label_corpus(models / "tfidf-logreg", [str(corpus)], local, batch_size=10, progress=False)
     out = tmp_path / "ray.jsonl"
-    real_commit, calls = PartStore.commit, {"n": 0}
-
-    def stop_once(self, *a, **k):
-        real_commit(self, *a, **k)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(PartStore, "commit", stop_once)
+    interrupt_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         label_corpus(models / "tfidf-logreg", [str(corpus)], out, batch_size=10, engine="ray", progress=False)
     summary = label_corpus(
@@ -234,16 +225,10 @@ def test_output_inside_the_corpus_is_not_read_back(models, tmp_path, monkeypatch
     corpus = make_corpus(tmp_path / "c", 3, 4)
     out = corpus / "labels.jsonl"
     (corpus / "doc0002.txt").write_bytes(b"\x00\x01\x02" + bytes(range(128, 256)) * 4)  # an errors file too
-    real_commit = PartStore.commit
-
-    def stop_after_first(self, *a, **k):
-        real_commit(self, *a, **k)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(PartStore, "commit", stop_after_first)
+    interrupt_after(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=3, progress=False)
-    monkeypatch.setattr(PartStore, "commit", real_commit)
+    monkeypatch.undo()
     summary = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=3, progress=False)
     assert summary.state == "resume" and summary.paragraphs == 8 and len(summary.errors) == 1
     again = label_corpus(models / "tfidf-nb", [str(corpus)], out, batch_size=3, progress=False)

@@ -43,6 +43,7 @@ from data.records import (
 )
 from data.splits import assign_splits, split_summary
 from models import ThemeModel, make_model
+from models.base import peak_memory
 from models.thresholds import tune_thresholds
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -182,18 +183,6 @@ def staged_run(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         out.rename(old)
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def peak_memory() -> dict:
-    """Peak resident memory of this process, and peak GPU memory when a GPU was used."""
-    import resource
-    import sys
-
-    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        out["gpu_bytes"] = int(torch.cuda.max_memory_allocated())
-    return out
 
 
 def work_dir_for(out: str | Path) -> Path:

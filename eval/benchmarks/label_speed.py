@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 
 from data.documents import expand_inputs, iter_documents
 from eval.benchmarks.finetune_speed import E5_SMALL, build_backbone
+from models.base import peak_memory
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
 PHASES = ("labeler", "pipeline", "tfidf-labeler", "tfidf-sklearn", "memory")
@@ -83,16 +83,6 @@ def build_tfidf(folder: Path) -> None:
         [sys.executable, "-m", "policytheme.cli", "train", "--model", "tfidf-logreg", "--out", str(folder),
          "--overwrite", "--n-boot", "10"], check=True, capture_output=True,
     )  # fmt: skip
-
-
-def peak_memory() -> dict:
-    out = {"rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-    if "torch" in sys.modules:
-        import torch
-
-        if torch.cuda.is_available():
-            out["gpu_bytes"] = torch.cuda.max_memory_allocated()
-    return out
 
 
 def phase(name: str, work: Path, files: list[Path]) -> dict:
