@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from data.records import SPLITS, DataError, Example
+from data.records import SPLITS, DataError, Example, file_sha256, read_examples
 
 
 def assign_splits(
@@ -27,6 +28,61 @@ def assign_splits(
         parts = grouped_split(examples, dev=dev, test=test, seed=seed)
     check_no_leak(parts)
     return parts
+
+
+@dataclass
+class Source:
+    """One labeled file of a training set, read and split."""
+
+    path: str
+    sha256: str
+    examples: list[Example]
+    parts: dict[str, list[Example]]
+
+    def describe(self) -> dict:
+        """What a run records of it: path, content hash, paragraphs and split sizes."""
+        return {"path": self.path, "sha256": self.sha256, "paragraphs": len(self.examples), **_sizes(self.parts)}
+
+
+def read_sources(
+    paths: list[str], labels: list[str], dev: float = 0.1, test: float = 0.1, seed: int = 0
+) -> list[Source]:
+    """Read and split each labeled file (by its ``split`` column, else grouped by document).
+
+    Ids must be unique over all files, and no text may be in a test split and in any other split.
+    """
+    sources: list[Source] = []
+    where: dict[str, str] = {}
+    problems = []
+    for path in paths:
+        examples = read_examples(path, labels)
+        for ex in examples:
+            other = where.setdefault(ex.id, str(path))
+            if other != str(path):
+                problems.append(f"{path}: id {ex.id!r} is also in {other}; ids must be unique over all --data files")
+        sources.append(Source(str(path), file_sha256(path), examples, assign_splits(examples, dev, test, seed)))
+    if problems:
+        raise DataError(problems)
+    if len(sources) > 1:
+        merged = combine(sources)
+        check_no_leak({**merged, "test": [ex for s in sources for ex in s.parts["test"]]})
+    return sources
+
+
+def combine(sources: list[Source]) -> dict[str, list[Example]]:
+    """The splits a model is trained, tuned and tested on, from several files.
+
+    The first file leads: its dev split tunes thresholds and picks checkpoints, its test split is the
+    run's test split. The other files add their train and dev paragraphs to training; their test splits
+    stay out, to be reported on their own.
+    """
+    first, rest = sources[0], sources[1:]
+    extra = [ex for s in rest for name in ("train", "dev") for ex in s.parts[name]]
+    return {"train": first.parts["train"] + extra, "dev": first.parts["dev"], "test": first.parts["test"]}
+
+
+def _sizes(parts: dict[str, list[Example]]) -> dict[str, int]:
+    return {name: len(parts.get(name, [])) for name in SPLITS}
 
 
 def grouped_split(

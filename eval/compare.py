@@ -32,7 +32,9 @@ def _files(paths: list[str | Path]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files = sorted(p.glob("metrics*.json")) + [p / f for f in EXTRA_FILES if (p / f).is_file()]
+            # the run's own test split (metrics.json) first: its board leads the comparison
+            files = sorted(p.glob("metrics*.json"), key=lambda f: (f.name != "metrics.json", f.name))
+            files += [p / f for f in EXTRA_FILES if (p / f).is_file()]
             if not files:
                 raise DataError(
                     [f"{p}: no metrics*.json, curve.json or cv.json in this folder (run `policytheme evaluate` first)"]
@@ -119,9 +121,10 @@ def _describe(m: dict) -> str:
 
 
 def boards(metrics: list[dict], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[Board]:
-    """One tested leaderboard per data set: test splits first, then the other data sets by name."""
+    """One tested leaderboard per data set: test splits first (the first run's own first), then the others,
+    each in the order the runs name them."""
     groups = group_by_data(metrics)
-    order = sorted(groups, key=lambda name: (groups[name][0].get("data", {}).get("split") != "test", name))
+    order = sorted(groups, key=lambda name: groups[name][0].get("data", {}).get("split") != "test")
     return [build_board(name, groups[name], n_boot=n_boot, seed=seed, alpha=alpha) for name in order]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from data.records import DataError, Example, file_sha256, read_examples, to_matrix
-from data.splits import assign_splits
+from data.splits import assign_splits, read_sources
 from eval.calibration import theme_curves
 from eval.errors import confident_errors
 from eval.metrics import evaluate_arrays
@@ -72,24 +72,33 @@ def paragraphs_sha256(examples: list[Example]) -> str:
 
 
 def run_test_split(run_dir: Path) -> tuple[list[Example], dict]:
-    """The test paragraphs of a run, rebuilt from its config; refused if the data changed since."""
+    """The test paragraphs of a run (its first data file's), rebuilt from its config; refused if the data
+    changed since."""
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    path = config["data"]
-    if not Path(path).is_file():
-        raise DataError([f"{path}: training data of {run_dir} not found; pass --data FILE"])
-    sha = file_sha256(path)
-    if sha != record["data"]["sha256"]:
-        raise DataError([f"{path}: changed since {run_dir} was trained (sha256 differs); pass --data FILE"])
-    parts = assign_splits(
-        read_examples(path, record_labels(run_dir)),
-        dev=config["dev_fraction"],
-        test=config["test_fraction"],
-        seed=config["seed"],
+    paths = [config["data"]] if isinstance(config["data"], str) else config["data"]
+    trained = [record["data"], *record["data"].get("with", [])]
+    for path, then in zip(paths, trained):
+        if not Path(path).is_file():
+            raise DataError([f"{path}: training data of {run_dir} not found; pass --data FILE"])
+        if file_sha256(path) != then["sha256"]:
+            raise DataError([f"{path}: changed since {run_dir} was trained (sha256 differs); pass --data FILE"])
+    sources = read_sources(
+        paths, record_labels(run_dir), dev=config["dev_fraction"], test=config["test_fraction"], seed=config["seed"]
     )
     langs = config.get("eval_langs")  # a cross-lingual run is scored on its evaluation languages only
-    test = [ex for ex in parts["test"] if not langs or ex.lang in langs]
-    return test, {"path": path, "sha256": sha, "split": "test", "langs": langs}
+    test = [ex for ex in sources[0].parts["test"] if not langs or ex.lang in langs]
+    return test, {"path": paths[0], "sha256": sources[0].sha256, "split": "test", "langs": langs}
+
+
+def split_of(path: str | Path, split: str, labels: list[str], run_dir: Path) -> tuple[list[Example], dict]:
+    """One split of a labeled file: by its ``split`` column, else split as the run split its own data."""
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    examples = read_examples(path, labels)
+    parts = assign_splits(examples, dev=config["dev_fraction"], test=config["test_fraction"], seed=config["seed"])
+    if not parts[split]:
+        raise DataError([f"{path}: no paragraphs in its {split} split"])
+    return parts[split], {"path": str(path), "sha256": file_sha256(path), "split": split}
 
 
 def record_labels(run_dir: Path) -> list[str]:
@@ -102,17 +111,22 @@ def evaluate_run(
     out: str | Path | None = None,
     predictions: str | Path | None = None,
     n_boot: int = 1000,
+    split: str | None = None,
 ) -> dict:
     """Evaluate a run folder on ``data`` (default: its own test split) and write the results.
 
-    Default outputs: ``RUN/metrics.json`` and ``RUN/predictions.jsonl`` for the test split,
-    ``RUN/metrics-<data stem>.json`` and ``RUN/predictions-<data stem>.jsonl`` otherwise.
+    ``split`` scores one split of ``data`` (its ``split`` column, or the run's own way of splitting).
+    Default outputs: ``RUN/metrics.json`` and ``RUN/predictions.jsonl`` for the run's test split,
+    ``RUN/metrics-<data stem>[-<split>].json`` and ``RUN/predictions-<data stem>[-<split>].jsonl`` otherwise.
     """
     run = Path(run)
     model = load_model(run)
     if data is None:
         examples, info = run_test_split(run)
         default_out = run / "metrics.json"
+    elif split:
+        examples, info = split_of(data, split, model.labels, run)
+        default_out = run / f"metrics-{Path(data).stem}-{split}.json"
     else:
         examples = read_examples(data, model.labels)
         info = {"path": str(data), "sha256": file_sha256(data), "split": None}

@@ -4,6 +4,10 @@ Built from metrics files and the predictions files they point to; no model runs.
 with the best one (highest macro-F1): macro-F1 and each language's macro-F1 by a paired bootstrap over
 paragraphs, each theme by McNemar's test on that theme's decisions. p-values are Holm-adjusted over the
 runs tested in one column, and a figure not significantly different from the best run's is marked ≈.
+
+When the board holds a run of the keyword method (model ``keywords``: what a researcher would do by hand),
+every other run is also tested against it, the same way: the Δ and p columns against keywords, and per
+theme ▲/▼ where a run decides the theme significantly better/worse than keywords (McNemar, Holm).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from eval.metrics import macro_f1
 from eval.significance import holm, mcnemar, paired_bootstrap
 
 SAME = "≈"  # not significantly different from the best run
+BETTER, WORSE = "▲", "▼"  # a theme decided significantly better / worse than by the keyword method
+KEYWORDS = "keywords"  # the model name of the keyword method, the floor every model must clear
 
 
 @dataclass
@@ -31,6 +37,8 @@ class Board:
     langs: list[str]
     tests: list[dict | None] = field(default_factory=list)  # per run; None: the best run, or untested
     untested: list[str] = field(default_factory=list)  # runs without a predictions file
+    baseline: int | None = None  # index of the keyword run, when there is one with predictions
+    vs_baseline: list[dict | None] = field(default_factory=list)  # per run: its tests against the keyword run
     alpha: float = 0.05
     n_boot: int = 1000
 
@@ -97,14 +105,31 @@ def build_board(name: str, runs: list[dict], n_boot: int = 1000, seed: int = 0, 
     y, preds, lang_of = aligned([runs[i] for i in testable], labels)
     best = preds[0]
     raw = {i: _tests(y, best, p, lang_of, labels, langs, n_boot, seed) for i, p in zip(testable[1:], preds[1:])}
+    _adjust_all(raw, labels, langs, alpha)
+    for i, t in raw.items():
+        board.tests[i] = t
+    keyword = next((k for k, i in enumerate(testable) if runs[i].get("model") == KEYWORDS), None)
+    board.vs_baseline = [None] * len(runs)
+    if keyword is not None:
+        board.baseline = testable[keyword]
+        floor = preds[keyword]
+        raw = {
+            i: _tests(y, floor, p, lang_of, labels, langs, n_boot, seed)
+            for k, (i, p) in enumerate(zip(testable, preds))
+            if k != keyword
+        }
+        _adjust_all(raw, labels, langs, alpha)
+        for i, t in raw.items():
+            board.vs_baseline[i] = t
+    return board
+
+
+def _adjust_all(raw: dict[int, dict], labels: list[str], langs: list[str], alpha: float) -> None:
     _adjust(raw, ["macro"], alpha)
     for lab in labels:
         _adjust(raw, ["themes", lab], alpha)
     for lang in langs:
         _adjust(raw, ["langs", lang], alpha)
-    for i, t in raw.items():
-        board.tests[i] = t
-    return board
 
 
 def _tests(y, best, pred, lang_of, labels, langs, n_boot: int, seed: int) -> dict:
@@ -170,10 +195,21 @@ def _cost(m: dict) -> list[str]:
     ]
 
 
+def _versus(test: dict | None) -> str:
+    """A theme's mark against the keyword method: ▲ significantly better, ▼ significantly worse."""
+    if not test or test.get("same", True):
+        return ""
+    return f" {BETTER}" if test["b"] > test["c"] else f" {WORSE}"
+
+
 def table(board: Board) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the leaderboard: scores with intervals, tests against the best, cost."""
+    """Header and rows of the leaderboard: scores with intervals, tests against the best (and against the
+    keyword method when it is on the board), cost."""
+    floor = board.baseline is not None
     header = (
-        ["run", "model", "n", "macro-F1 [95% CI]", "Δ macro-F1 vs best [95% CI]", "p (Holm)", "micro-F1"]
+        ["run", "model", "n", "macro-F1 [95% CI]", "Δ macro-F1 vs best [95% CI]", "p (Holm)"]
+        + (["Δ vs keywords [95% CI]", "p vs keywords"] if floor else [])
+        + ["micro-F1"]
         + [f"F1 {lab}" for lab in board.labels]
         + [f"macro-F1 {lang}" for lang in board.langs]
         + ["mean ECE", "train s", "paragraphs per s", "model MB"]
@@ -184,10 +220,22 @@ def table(board: Board) -> tuple[list[str], list[list[str]]]:
         ci = m.get("ci", {}).get("macro_f1", {})
         interval = f" [{ci['low']:.3f}, {ci['high']:.3f}]" if ci.get("low") is not None else ""
         per_lang = m.get("per_language", {})
+        v = board.vs_baseline[i] if floor else None
+        versus = []
+        if floor and i == board.baseline:
+            versus = ["keywords", ""]
+        elif floor:
+            versus = [_delta(v, False), _p(v["macro"]["p_holm"], board.n_boot) if v else ""]
         rows.append(
             [m.get("run", "?"), m.get("model") or "?", str(m.get("n", "?")), f"{m['macro_f1']:.3f}{interval}"]
-            + [_delta(t, i == 0), _p(t["macro"]["p_holm"], board.n_boot) if t else "", _fmt(m.get("micro_f1"))]
-            + [_mark(_fmt(m["per_label"].get(lab, {}).get("f1")), t and t["themes"].get(lab)) for lab in board.labels]
+            + [_delta(t, i == 0), _p(t["macro"]["p_holm"], board.n_boot) if t else ""]
+            + versus
+            + [_fmt(m.get("micro_f1"))]
+            + [
+                _mark(_fmt(m["per_label"].get(lab, {}).get("f1")), t and t["themes"].get(lab))
+                + _versus(v and v["themes"].get(lab))
+                for lab in board.labels
+            ]
             + [
                 _mark(_fmt(per_lang[lang]["macro_f1"]), t and t["langs"].get(lang)) if lang in per_lang else "–"
                 for lang in board.langs
@@ -210,6 +258,12 @@ def legend(board: Board) -> str:
         f"95% percentile bootstrap intervals. Cost: training time, labeling speed (paragraphs per second "
         f"while evaluating) and model size on disk."
     )
+    if board.baseline is not None:
+        text += (
+            f" Against the keyword method ({board.runs[board.baseline].get('run', '?')}, what a researcher would do "
+            f"by hand): Δ and p by the same paired bootstrap; per theme {BETTER}/{WORSE} where a run decides it "
+            f"significantly better/worse (McNemar, Holm)."
+        )
     if board.untested:
         text += f" Not tested (no predictions file; re-run `policytheme evaluate`): {', '.join(board.untested)}."
     return text

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from models.base import ModelError, ThemeModel, read_meta
+from models.keywords import KeywordModel
 from models.tfidf import TfidfModel, baseline
 from models.transformer import DEFAULT_BACKBONE, TransformerModel
 
@@ -15,9 +16,10 @@ MODELS = {
     "tfidf-svm": baseline("svm", C=0.5),
     "tfidf-nb": baseline("nb", alpha=0.3),
     "transformer": TransformerModel,
+    "keywords": KeywordModel,
 }
 # "kind" in model.json -> class that loads it
-KINDS = {TfidfModel.kind: TfidfModel, TransformerModel.kind: TransformerModel}
+KINDS = {m.kind: m for m in (TfidfModel, TransformerModel, KeywordModel)}
 
 
 def make_model(name: str, labels: Sequence[str], **params) -> ThemeModel:

@@ -20,8 +20,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from data.records import DataError
+from data.records import DEFAULT_DATA, DataError
 from models import DEFAULT_BACKBONE, MODELS, ModelError
 
 EXIT_BAD_INPUT = 2
@@ -42,8 +43,8 @@ MODEL_FLAGS = {
 def cmd_train(args: argparse.Namespace) -> int:
     import shutil
 
-    from eval.evaluate import evaluate_model, write_evaluation
-    from train.run import TrainConfig, staged_run, train, work_dir_for
+    from eval.evaluate import default_predictions, evaluate_model, write_evaluation
+    from train.run import TrainConfig, select_test, staged_run, train, work_dir_for
 
     params = dict(args.param or [])
     params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
@@ -68,29 +69,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         shutil.rmtree(work / "checkpoints")
     with staged_run(args.out, overwrite=args.overwrite or args.resume) as staging:
         result = train(config, staging, work)
-        test = result.parts["test"]
-        info = {
-            "path": result.record["data"]["path"],
-            "sha256": result.record["data"]["sha256"],
-            "split": "test",
-            "langs": args.eval_langs,
-        }
-        metrics, rows = evaluate_model(result.model, test, info, n_boot=args.n_boot, seed=args.seed)
-        metrics = {
-            "run": result.record["name"],
-            "model": args.model,
-            **metrics,
-            "fit_seconds": result.record["fit_seconds"],
-            "model_bytes": result.record["model_bytes"],
-        }
-        write_evaluation(metrics, rows, staging / "metrics.json", staging / "predictions.jsonl")
+        cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
+        scored = []  # (file, metrics) of each test split: the first file's, then the others'
+        for i, source in enumerate(result.sources):
+            test = result.parts["test"] if i == 0 else select_test(source.parts["test"], args.eval_langs)
+            if not test:
+                continue
+            info = {"path": source.path, "sha256": source.sha256, "split": "test", "langs": args.eval_langs}
+            m, rows = evaluate_model(result.model, test, info, n_boot=args.n_boot, seed=args.seed)
+            m = {"run": result.record["name"], "model": args.model, **m, **cost}
+            name = "metrics.json" if i == 0 else f"metrics-{Path(source.path).stem}-test.json"
+            write_evaluation(m, rows, staging / name, default_predictions(staging / name))
+            scored.append((Path(source.path).name, m))
     _barrier()  # every process is done with the checkpoints before they go
     shutil.rmtree(work, ignore_errors=True)
     sizes = ", ".join(f"{k} {v['paragraphs']}" for k, v in result.record["splits"].items())
-    print(
-        f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; "
-        f"test macro-F1 {_with_ci(metrics)}; run folder: {args.out}"
-    )
+    tests = "; ".join(f"{name} test macro-F1 {_with_ci(m)}" for name, m in scored) or "no test split"
+    print(f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; {tests}; run folder: {args.out}")
     _track(args, args.out)
     return 0
 
@@ -117,7 +112,11 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from eval.evaluate import evaluate_run
 
-    m = evaluate_run(args.run, data=args.data, out=args.out, predictions=args.predictions, n_boot=args.n_boot)
+    if args.split and not args.data:
+        raise DataError(["--split needs --data FILE (without --data, a run is scored on its own test split)"])
+    m = evaluate_run(
+        args.run, data=args.data, out=args.out, predictions=args.predictions, n_boot=args.n_boot, split=args.split
+    )
     per_lang = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in m["per_language"].items())
     print(
         f"{args.run}: {m['data']['paragraphs']} paragraphs; macro-F1 {_with_ci(m)}, "
@@ -250,15 +249,13 @@ def _param(text: str) -> tuple[str, object]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from data.records import CORPUS_PATH
-
     ap = argparse.ArgumentParser(prog="policytheme", description="Label industrial-policy paragraphs by theme.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model and evaluate it on the test split")
     p.add_argument("--model", required=True, choices=sorted(MODELS))
     p.add_argument("--out", required=True, help="run folder to create, e.g. runs/logreg")
-    p.add_argument("--data", default=str(CORPUS_PATH), help="labeled .jsonl/.csv/.parquet (default: shipped)")
+    _data_flag(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dev-fraction", type=float, default=0.1)
     p.add_argument("--test-fraction", type=float, default=0.1)
@@ -305,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a run on labeled data")
     p.add_argument("run", help="run folder")
     p.add_argument("--data", help="labeled file (default: the run's own test split)")
+    p.add_argument("--split", choices=["train", "dev", "test"], help="score only this split of --data")
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json or RUN/metrics-<data>.json)")
     p.add_argument("--predictions", help="also write per-paragraph predictions (.jsonl)")
     p.add_argument("--n-boot", type=int, default=1000)
@@ -320,13 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("learning-curve", help="train on growing fractions of the training split, several seeds")
-    _resampling_flags(p, CORPUS_PATH)
+    _resampling_flags(p)
     p.add_argument("--fractions", type=_floats, default=[0.1, 0.25, 0.5, 1.0], help="e.g. 0.1,0.25,0.5,1")
     p.add_argument("--seeds", type=_ints, default=[0, 1, 2], help="subsample and model seeds, e.g. 0,1,2")
     p.set_defaults(func=cmd_learning_curve)
 
     p = sub.add_parser("cross-validate", help="k-fold cross-validation grouped by document (for the baselines)")
-    _resampling_flags(p, CORPUS_PATH)
+    _resampling_flags(p)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--include-test", action="store_true", help="also use the test split (default: train+dev)")
     p.set_defaults(func=cmd_cross_validate)
@@ -348,16 +346,27 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _resampling_flags(p: argparse.ArgumentParser, corpus) -> None:
+def _resampling_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=sorted(MODELS))
     p.add_argument("--out", required=True, help="folder to create, e.g. runs/curve-logreg")
-    p.add_argument("--data", default=str(corpus), help="labeled .jsonl/.csv/.parquet (default: shipped)")
+    _data_flag(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the train/dev/test split (and of the folds)")
     p.add_argument("--dev-fraction", type=float, default=0.1)
     p.add_argument("--test-fraction", type=float, default=0.1)
     p.add_argument("--param", type=_param, action="append", metavar="KEY=VALUE", help="model parameter (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     _tracking_flags(p)
+
+
+def _data_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        nargs="+",
+        default=list(DEFAULT_DATA),
+        metavar="FILE",
+        help="labeled .jsonl/.csv/.parquet files; the first one's dev split tunes, its test split scores "
+        f"(default: {' '.join(Path(p).name for p in DEFAULT_DATA)})",
+    )
 
 
 def _tracking_flags(p: argparse.ArgumentParser) -> None:

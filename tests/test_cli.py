@@ -35,7 +35,7 @@ def test_train_writes_a_self_explaining_run(trained, name):
     assert record["model"] == name and len(record["data"]["sha256"]) == 64
     assert record["libraries"]["scikit-learn"] and "git" in record
     config = json.loads((folder / "config.json").read_text())
-    assert config["data"] == str(data) and config["model"] == name
+    assert config["data"] == [str(data)] and config["model"] == name
     metrics = json.loads((folder / "metrics.json").read_text())
     assert {"macro_f1", "micro_f1", "per_label", "per_language", "ci"} <= set(metrics)
     assert metrics["data"]["split"] == "test" and set(metrics["per_language"]) == {"en", "zh"}

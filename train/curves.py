@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from data.records import Example, file_sha256, label_ids, read_examples, to_matrix
-from data.splits import assign_splits, grouped_folds, split_summary
+from data.records import Example, label_ids, to_matrix
+from data.splits import Source, combine, grouped_folds, read_sources, split_summary
 from models import ModelError, make_model
 from models.thresholds import tune_thresholds
-from train.run import TrainConfig, git_revision
+from train.run import TrainConfig, data_paths, describe_sources, git_revision
 
 Score = Callable[[np.ndarray, np.ndarray, Sequence[str], Sequence[str]], dict]
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -70,9 +70,10 @@ def learning_curve(
     if not fractions or any(not 0 < f <= 1 for f in fractions):
         raise ModelError("fractions must be in (0, 1]")
     labels = label_ids()
-    examples = read_examples(config.data, labels)
-    parts = assign_splits(examples, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
-    train, dev, test = parts["train"], parts["dev"], parts["test"]
+    sources = _sources(config, labels)
+    parts = combine(sources)
+    train, dev, test = sources[0].parts["train"], parts["dev"], parts["test"]
+    extra = parts["train"][len(train) :]  # the other files' paragraphs, in every point's training
     langs = [ex.lang for ex in test]
     points = []
     for seed in seeds:
@@ -82,7 +83,7 @@ def learning_curve(
             subset = [ex for ex in train if ex.doc_id in keep]
             point = {"fraction": fraction, "seed": seed, "train_paragraphs": len(subset), "train_documents": len(keep)}
             try:
-                timing, y, pred = fit_and_score(config, labels, subset, dev, test, seed)
+                timing, y, pred = fit_and_score(config, labels, subset + extra, dev, test, seed)
             except ModelError as e:
                 points.append({**point, "error": str(e)})
                 continue
@@ -90,7 +91,8 @@ def learning_curve(
     fractions = sorted(fractions)
     return {
         "kind": "learning_curve",
-        **_header(config, examples, parts),
+        **_header(config, sources, parts),
+        "fixed_train_paragraphs": len(extra),
         "fractions": fractions,
         "seeds": list(seeds),
         "points": points,
@@ -108,9 +110,11 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     if folds < 2:
         raise ModelError("cross-validation needs at least 2 folds")
     labels = label_ids()
-    examples = read_examples(config.data, labels)
-    parts = assign_splits(examples, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
-    pool = examples if include_test else parts["train"] + parts["dev"]
+    sources = _sources(config, labels)
+    first = sources[0]
+    parts = combine(sources)
+    extra = parts["train"][len(first.parts["train"]) :]  # the other files' paragraphs, in every fold's training
+    pool = first.examples if include_test else first.parts["train"] + first.parts["dev"]
     fold_of = grouped_folds(pool, folds, config.seed)
     results = []
     for i in range(folds):
@@ -119,12 +123,12 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
         inner = grouped_folds(rest, min(DEV_FOLDS, len({ex.doc_id for ex in rest})), config.seed)
         train = [ex for ex, f in zip(rest, inner) if f != 0]
         dev = [ex for ex, f in zip(rest, inner) if f == 0]
-        timing, y, pred = fit_and_score(config, labels, train, dev, test, config.seed)
+        timing, y, pred = fit_and_score(config, labels, train + extra, dev, test, config.seed)
         fold = {"fold": i, "train_paragraphs": len(train), "dev_paragraphs": len(dev), **timing}
         results.append({**fold, **score(y, pred, [ex.lang for ex in test], labels)})
     return {
         "kind": "cross_validation",
-        **_header(config, examples, parts),
+        **_header(config, sources, parts),
         "folds": folds,
         "include_test": include_test,
         "paragraphs": len(pool),
@@ -133,13 +137,18 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     }
 
 
-def _header(config: TrainConfig, examples: list[Example], parts: dict) -> dict:
+def _sources(config: TrainConfig, labels: list[str]) -> list[Source]:
+    paths = data_paths(config.data)
+    return read_sources(paths, labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
+
+
+def _header(config: TrainConfig, sources: list[Source], parts: dict) -> dict:
     return {
         "run": Path(config.out).name,
         "model": config.model,
         "params": config.params,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": {"path": str(config.data), "sha256": file_sha256(config.data), "paragraphs": len(examples)},
+        "data": describe_sources(sources),
         "splits": split_summary(parts),
         "split_seed": config.seed,
         "git": git_revision(),

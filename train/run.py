@@ -31,17 +31,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from data.records import (
-    CORPUS_PATH,
-    SCHEMA_PATH,
-    DataError,
-    Example,
-    file_sha256,
-    load_schema,
-    read_examples,
-    to_matrix,
-)
-from data.splits import assign_splits, split_summary
+from data.records import DEFAULT_DATA, SCHEMA_PATH, DataError, Example, load_schema, to_matrix
+from data.splits import Source, combine, read_sources, split_summary
 from models import ThemeModel, make_model
 from models.base import peak_memory
 from models.thresholds import tune_thresholds
@@ -69,7 +60,7 @@ class RunError(RuntimeError):
 class TrainConfig:
     model: str
     out: str
-    data: str = str(CORPUS_PATH)
+    data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))  # the first file leads (data.splits.combine)
     seed: int = 0
     dev_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -84,6 +75,7 @@ class TrainResult:
     model: ThemeModel
     parts: dict[str, list[Example]]
     record: dict
+    sources: list[Source]
 
 
 def train(
@@ -94,12 +86,10 @@ def train(
     ``run_dir=None`` trains without writing (the other processes of a distributed run).
     """
     labels = [lab["id"] for lab in load_schema()]
-    examples = read_examples(config.data, labels)
-    parts = select_languages(
-        assign_splits(examples, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed),
-        config.train_langs,
-        config.eval_langs,
+    sources = read_sources(
+        data_paths(config.data), labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
     )
+    parts = select_languages(combine(sources), config.train_langs, config.eval_langs)
     train_rows, dev_rows = parts["train"], parts["dev"]
     model = make_model(config.model, labels, seed=config.seed, **config.params)
     dev = ([ex.text for ex in dev_rows], to_matrix(dev_rows, labels))
@@ -121,7 +111,7 @@ def train(
         "name": Path(config.out).name,
         "model": config.model,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data": {"path": str(config.data), "sha256": file_sha256(config.data), "paragraphs": len(examples)},
+        "data": describe_sources(sources),
         "splits": split_summary(parts),
         "fit_seconds": round(fit_seconds, 3),
         "training": getattr(model, "train_figures_", None),
@@ -140,7 +130,17 @@ def train(
         _write_json(run_dir / "run.json", record)
         if model.history_:
             _write_json(run_dir / "history.json", model.history_)
-    return TrainResult(model, parts, record)
+    return TrainResult(model, parts, record, sources)
+
+
+def describe_sources(sources: list[Source]) -> dict:
+    """What a run records of its data: the first file (path, sha256, sizes), the others under ``with``."""
+    return {**sources[0].describe(), "with": [s.describe() for s in sources[1:]]}
+
+
+def data_paths(data: str | list[str]) -> list[str]:
+    """The labeled files of a run's ``data`` (one path in runs written before several were allowed)."""
+    return [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
 
 
 def select_languages(
@@ -161,6 +161,11 @@ def select_languages(
             found = sorted({ex.lang for ex in parts[names[0]]})
             raise DataError([f"no {names[0]} paragraphs in {', '.join(langs)} (languages there: {', '.join(found)})"])
     return out
+
+
+def select_test(rows: list[Example], eval_langs: list[str] | None) -> list[Example]:
+    """The test paragraphs of ``eval_langs`` (all without it)."""
+    return [ex for ex in rows if not eval_langs or ex.lang in eval_langs]
 
 
 @contextlib.contextmanager
