@@ -4,17 +4,24 @@ Inputs are files, directories (searched recursively) or glob patterns. ``.txt``/
 ``.docx``/``.pdf`` files are one document each (read by ``data.formats``); ``.jsonl``/``.csv``/``.parquet``
 files hold one document per row in a ``text`` column (``id``, when present, becomes the ``doc_id``).
 Paragraphs are found by ``data.segment``. Everything streams: one document in memory at a time.
+
+Bad input never stops the rest: a folder that cannot be read is reported by :func:`find_inputs`, a file
+that cannot be read raises DataError for that file, and a bad row of a table is yielded as a
+:class:`RowError` while the rows after it are read. Symbolic links to folders are not followed (a link
+back to a parent would loop), and a file reached twice is read once.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.formats import FORMAT_SUFFIXES, extract
+from data.formats import FORMAT_SUFFIXES, MAX_TEXT_CHARS, extract
 from data.records import DataError
 from data.segment import segment, split_paragraphs
 
@@ -22,7 +29,9 @@ __all__ = [
     "SUFFIXES",
     "TABLE_SUFFIXES",
     "Document",
+    "RowError",
     "expand_inputs",
+    "find_inputs",
     "iter_documents",
     "read_documents",
     "split_paragraphs",
@@ -55,27 +64,130 @@ class Document:
         return cls(doc_id, [p for p, _, _ in found], source, [(a, b) for _, a, b in found], text)
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files named by paths, directories and globs, each once, in a stable order."""
+@dataclass
+class RowError:
+    """A row of a table that cannot be labeled; the rows after it still are."""
+
+    where: str  # path:line (or path:row N)
+    reason: str
+
+
+def find_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files named by paths, directories and globs, each once, in a stable order; and the (path, reason) of
+    every folder that could not be read on the way.
+
+    Directories are searched recursively and globs may use ``**``; neither follows a symbolic link to a
+    folder (a link back up would loop for ever), and a file reached by two routes counts once.
+    """
     found: list[Path] = []
+    unreadable: list[tuple[str, str]] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUFFIXES))
+            found.extend(_walk(p, None, unreadable))
         elif p.is_file():
             if p.suffix.lower() not in SUFFIXES:
                 raise DataError([f"{p}: unsupported input type {p.suffix!r} (use {', '.join(sorted(SUFFIXES))})"])
             found.append(p)
-        else:
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in SUFFIXES]
-            if not files:
+        elif glob.has_magic(item):
+            base, pattern = _split_glob(item)
+            files = [f for f in _walk(base, pattern, unreadable)] if base.is_dir() else []
+            if not files and not unreadable:
                 raise DataError([f"{item}: no such file, directory or matching documents"])
             found.extend(files)
-    unique = list(dict.fromkeys(found))
-    if not unique:
-        raise DataError([f"{' '.join(inputs)}: no documents found ({', '.join(sorted(SUFFIXES))})"])
-    return unique
+        elif p.exists() or p.is_symlink():
+            unreadable.append((str(p), _access_reason(p)))
+        else:
+            raise DataError([f"{item}: no such file, directory or matching documents"])
+    seen: set[Path] = set()
+    unique = []
+    for f in found:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, unreadable
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """The files of :func:`find_inputs`; DataError when there are none (naming what could not be read)."""
+    files, unreadable = find_inputs(inputs)
+    if not files:
+        problems = [f"{path}: {reason}" for path, reason in unreadable]
+        raise DataError(problems or [f"{' '.join(inputs)}: no documents found ({', '.join(sorted(SUFFIXES))})"])
+    return files
+
+
+def _split_glob(pattern: str) -> tuple[Path, str]:
+    """``reports/**/2025/*.txt`` -> (``reports``, ``**/2025/*.txt``): the folder before the first wildcard."""
+    parts = Path(pattern).parts
+    i = next(k for k, part in enumerate(parts) if glob.has_magic(part))
+    return Path(*parts[:i]) if i else Path("."), "/".join(parts[i:])
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A glob over '/'-separated relative paths: ``**`` any folders (or none), ``*``/``?`` within a name."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            j = pattern.index("]", i + 2)
+            body = pattern[i + 1 : j]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = j + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _walk(top: Path, pattern: str | None, unreadable: list[tuple[str, str]]) -> list[Path]:
+    """Document files under ``top`` (matching ``pattern`` relative to it, if given), sorted, without
+    following links to folders; folders that cannot be listed go to ``unreadable``."""
+    regex = _glob_regex(pattern) if pattern else None
+    depth = None if pattern is None or "**" in pattern else pattern.count("/")
+    out = []
+
+    def failed(e: OSError) -> None:
+        unreadable.append((e.filename or str(top), _reason(e)))
+
+    for root, dirs, files in os.walk(top, onerror=failed, followlinks=False):
+        rel_root = Path(root).relative_to(top)
+        level = 0 if str(rel_root) == "." else len(rel_root.parts)
+        if depth is not None and level >= depth:
+            dirs[:] = []
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            rel = (rel_root / name).as_posix()
+            if path.suffix.lower() not in SUFFIXES or (regex and not regex.match(rel)):
+                continue
+            if path.is_file():
+                out.append(path)
+    return sorted(out)
+
+
+def _access_reason(p: Path) -> str:
+    try:
+        os.stat(p)
+    except OSError as e:
+        return _reason(e)
+    return "cannot be read"
+
+
+def _reason(e: OSError) -> str:
+    return f"cannot read ({e.strerror or type(e).__name__})"
 
 
 def iter_documents(
@@ -83,65 +195,98 @@ def iter_documents(
 ) -> Iterator[Document]:
     """Every document of the inputs, streamed, split into paragraphs.
 
-    Without ``on_error`` an unreadable file raises DataError. With it, the file is skipped and
-    ``on_error(path, reason)`` is called with a one-line reason (documents it yielded before the problem
-    are kept) and the following files are read. ``encoding`` overrides detection for text and HTML files.
+    Without ``on_error`` an unreadable file or table row raises DataError. With it, the file (or row) is
+    skipped and ``on_error(path, reason)`` is called with a one-line reason, and reading goes on.
+    ``encoding`` overrides detection for text and HTML files.
     """
-    for path in expand_inputs(inputs):
+    files, unreadable = find_inputs(inputs)
+    for path, reason in unreadable:
+        if on_error is None:
+            raise DataError([f"{path}: {reason}"])
+        on_error(Path(path), f"{path}: {reason}")
+    for path in files:
         try:
-            yield from read_documents(path, encoding)
+            for item in read_documents(path, encoding):
+                if isinstance(item, RowError):
+                    if on_error is None:
+                        raise DataError([f"{item.where}: {item.reason}"])
+                    on_error(path, f"{item.where}: {item.reason}")
+                else:
+                    yield item
         except Exception as e:  # noqa: BLE001 - any parser's failure on one file is that file's problem
             if on_error is None:
                 raise
-            reason = str(e) if isinstance(e, DataError) else f"{path}: {type(e).__name__}: {e}"
-            on_error(path, reason.splitlines()[0])
+            on_error(path, _one_line(e, path))
 
 
-def read_documents(path: Path, encoding: str | None = None) -> Iterator[Document]:
-    """The documents of one file: one for a document format, one per row for a table."""
+def _one_line(e: Exception, path: Path) -> str:
+    reason = str(e) if isinstance(e, DataError) else f"{path}: {type(e).__name__}: {e}"
+    return (reason.splitlines() or [f"{path}: unreadable"])[0]
+
+
+def read_documents(path: Path, encoding: str | None = None) -> Iterator[Document | RowError]:
+    """The documents of one file: one for a document format, one per row for a table (a bad row is a
+    :class:`RowError` and the next rows follow). DataError when the file itself cannot be read."""
     if path.suffix.lower() in FORMAT_SUFFIXES:
         text, wrapped = extract(path, encoding)
         yield Document.from_text(str(path), str(path), text, wrapped)
         return
     for where, row_no, rec in _table_records(path):
+        if isinstance(rec, str):
+            yield RowError(where, rec)
+            continue
         text = rec.get("text")
         if not isinstance(text, str):
-            raise DataError([f"{where}: missing or non-string 'text'"])
+            yield RowError(where, f"missing or non-string 'text' ({type(text).__name__})")
+            continue
+        if len(text) > MAX_TEXT_CHARS:
+            yield RowError(where, f"'text' has {len(text):,} characters (limit {MAX_TEXT_CHARS:,})")
+            continue
         doc_id = str(rec["id"]) if rec.get("id") not in (None, "") else f"{path}#{row_no}"
         yield Document.from_text(doc_id, str(path), text)
 
 
-def _table_records(path: Path) -> Iterator[tuple[str, int, dict]]:
+def _table_records(path: Path) -> Iterator[tuple[str, int, dict | str]]:
+    """(where, row number, record) per row; a row that is not a JSON object comes as a reason string."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with open(path, encoding="utf-8-sig") as f:
-            try:
-                for lineno, line in enumerate(f, 1):
-                    if line.strip():
-                        try:
-                            rec = json.loads(line)
-                        except json.JSONDecodeError as e:
-                            raise DataError([f"{path}:{lineno}: invalid JSON: {e.msg}"]) from None
-                        if not isinstance(rec, dict):
-                            raise DataError([f"{path}:{lineno}: expected a JSON object"])
-                        yield f"{path}:{lineno}", lineno, rec
-            except UnicodeDecodeError as e:
-                raise DataError([f"{path}: invalid UTF-8 at byte {e.start}"]) from None
+        with open(path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                where = f"{path}:{lineno}"
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                except UnicodeDecodeError as e:
+                    yield where, lineno, f"invalid UTF-8 at byte {e.start}"
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    yield where, lineno, f"invalid JSON: {e.msg}"
+                    continue
+                yield where, lineno, rec if isinstance(rec, dict) else "expected a JSON object"
         return
     if suffix == ".csv":
         import pandas as pd
 
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=2048)
-        row = 0
-        for chunk in reader:
-            _require_text(path, chunk.columns)
-            for rec in chunk.to_dict(orient="records"):
-                row += 1
-                yield f"{path}:{row + 1}", row, rec
+        try:
+            reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=2048)
+            row = 0
+            for chunk in reader:
+                _require_text(path, chunk.columns)
+                for rec in chunk.to_dict(orient="records"):
+                    row += 1
+                    yield f"{path}:{row + 1}", row, rec
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise DataError([f"{path}: cannot read CSV ({str(e).splitlines()[0]})"]) from None
         return
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # noqa: BLE001 - any parser failure is this file's problem
+        raise DataError([f"{path}: cannot read Parquet ({str(e).splitlines()[0]})"]) from None
     _require_text(path, pf.schema_arrow.names)
     row = 0
     for batch in pf.iter_batches(batch_size=2048):

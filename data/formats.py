@@ -14,6 +14,10 @@ Paragraph offsets index that text, so each reader says what it is:
   joined by a line break (a paragraph may go on over a page break).
 
 A file that cannot be read raises :class:`DataError` with one line ``path: reason``, never a library's traceback.
+
+What a document may expand to is bounded (:data:`MAX_TEXT_CHARS` of text; :data:`MAX_FILE_BYTES` for a
+file read whole; :data:`MAX_UNZIPPED_BYTES` inside a .docx, checked before anything is unpacked), so a
+small file that unpacks to gigabytes is skipped with its reason instead of taking the machine's memory.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from data.records import DataError
+
+MAX_TEXT_CHARS = 20_000_000  # about 10,000 pages: one document's text, or one table row's
+MAX_FILE_BYTES = 256 * 2**20  # a text, HTML or PDF file
+MAX_UNZIPPED_BYTES = 64 * 2**20  # the parts of a .docx, unpacked (a 500-page report: a few MiB)
+MAX_ZIP_RATIO = 100  # unpacked / packed of a .docx over 16 MiB unpacked (real ones: 3x-20x)
 
 TEXT_SUFFIXES = {".txt", ".md"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -61,17 +70,35 @@ def extract(path: Path, encoding: str | None = None) -> Extracted:
     """The text of one document file, by its suffix. ``encoding`` overrides detection for text and HTML."""
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
-        return read_text(path, encoding)
-    if suffix in HTML_SUFFIXES:
-        return read_html(path, encoding)
-    if suffix == ".docx":
-        return read_docx(path)
-    if suffix == ".pdf":
-        return read_pdf(path)
-    raise DataError([f"{path}: unsupported document type {suffix!r}"])
+        out = read_text(path, encoding)
+    elif suffix in HTML_SUFFIXES:
+        out = read_html(path, encoding)
+    elif suffix == ".docx":
+        out = read_docx(path)
+    elif suffix == ".pdf":
+        out = read_pdf(path)
+    else:
+        raise DataError([f"{path}: unsupported document type {suffix!r}"])
+    _check_chars(path, len(out.text))
+    return out
+
+
+def _check_chars(path: Path, n: int) -> None:
+    if n > MAX_TEXT_CHARS:
+        raise DataError([f"{path}: expands to more than {MAX_TEXT_CHARS:,} characters of text; skipped (split it)"])
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise DataError([f"{path}: cannot read ({e.strerror or type(e).__name__})"]) from None
+    if size > MAX_FILE_BYTES:
+        raise DataError([f"{path}: {size / 2**20:,.0f} MiB, over the {MAX_FILE_BYTES / 2**20:,.0f} MiB limit; skipped"])
 
 
 def _read_bytes(path: Path) -> bytes:
+    _check_size(path)
     try:
         return path.read_bytes()
     except OSError as e:
@@ -249,6 +276,16 @@ def read_docx(path: Path) -> Extracted:
     from docx.table import Table
 
     try:
+        with zipfile.ZipFile(path) as z:  # before unpacking: what would it unpack to?
+            unpacked = sum(i.file_size for i in z.infolist())
+        ratio = unpacked / max(1, path.stat().st_size)
+        if unpacked > MAX_UNZIPPED_BYTES or (unpacked > 16 * 2**20 and ratio > MAX_ZIP_RATIO):
+            raise DataError(
+                [
+                    f"{path}: unpacks to {unpacked / 2**20:,.0f} MiB ({ratio:,.0f}x its size; limits "
+                    f"{MAX_UNZIPPED_BYTES / 2**20:,.0f} MiB, {MAX_ZIP_RATIO}x); skipped"
+                ]
+            )
         document = docx.Document(str(path))
         lines: list[str] = []
         for block in document.iter_inner_content():
@@ -256,6 +293,8 @@ def read_docx(path: Path) -> Extracted:
                 lines.extend(_table_rows(block))
             else:
                 lines.extend(block.text.split("\n"))
+    except DataError:
+        raise
     except (PackageNotFoundError, zipfile.BadZipFile):
         raise DataError([f"{path}: not a valid .docx (not a zip package; an old .doc renamed?)"]) from None
     except Exception as e:  # noqa: BLE001 - a broken package fails in many ways, each is this file's problem
@@ -293,11 +332,16 @@ def read_pdf(path: Path) -> Extracted:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
 
+    _check_size(path)
     try:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise DataError([f"{path}: PDF is encrypted (a password is needed)"])
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages, chars = [], 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            _check_chars(path, chars)
     except DataError:
         raise
     except FileNotDecryptedError:
@@ -306,6 +350,8 @@ def read_pdf(path: Path) -> Extracted:
         raise DataError([f"{path}: not a valid PDF ({_reason(e)})"]) from None
     text = "\n".join(_LEADING_BLANK_LINES.sub("", p.rstrip()) for p in drop_running_lines(pages))
     chars = len(text) - text.count("\n") - text.count(" ")
+    if not text.strip() and any(p.strip() for p in pages):
+        raise DataError([f"{path}: PDF's only text repeats on most pages (running headers, page numbers)"])
     if not text.strip():
         raise DataError([f"{path}: PDF has no text layer (a scan?); OCR it first"])
     if len(_UNREADABLE.findall(text)) > 0.3 * chars:

@@ -22,6 +22,7 @@ from eval.calibration import theme_curves
 from eval.errors import confident_errors
 from eval.metrics import evaluate_arrays
 from models import ThemeModel, load_model
+from models.folders import RunFolder, write_file, write_json
 
 
 def evaluate_model(
@@ -71,38 +72,39 @@ def paragraphs_sha256(examples: list[Example]) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-def run_test_split(run_dir: Path) -> tuple[list[Example], dict]:
+def run_test_split(run: RunFolder) -> tuple[list[Example], dict]:
     """The test paragraphs of a run (its first data file's), rebuilt from its config; refused if the data
     changed since."""
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    paths = [config["data"]] if isinstance(config["data"], str) else config["data"]
+    config, record = run.config(), run.record()
     trained = [record["data"], *record["data"].get("with", [])]
-    for path, then in zip(paths, trained):
+    for path, then in zip(config.data, trained):
         if not Path(path).is_file():
-            raise DataError([f"{path}: training data of {run_dir} not found; pass --data FILE"])
-        if file_sha256(path) != then["sha256"]:
-            raise DataError([f"{path}: changed since {run_dir} was trained (sha256 differs); pass --data FILE"])
+            raise DataError([f"{path}: training data of {run.path} not found; pass --data FILE"])
+        if file_sha256(path) != then.get("sha256"):
+            raise DataError([f"{path}: changed since {run.path} was trained (sha256 differs); pass --data FILE"])
     sources = read_sources(
-        paths, record_labels(run_dir), dev=config["dev_fraction"], test=config["test_fraction"], seed=config["seed"]
+        config.data, run.labels(), dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
     )
-    langs = config.get("eval_langs")  # a cross-lingual run is scored on its evaluation languages only
+    langs = config.eval_langs  # a cross-lingual run is scored on its evaluation languages only
     test = [ex for ex in sources[0].parts["test"] if not langs or ex.lang in langs]
-    return test, {"path": paths[0], "sha256": sources[0].sha256, "split": "test", "langs": langs}
+    if not test:
+        raise DataError([f"{config.data[0]}: no paragraphs in the test split of {run.path}; pass --data FILE"])
+    return test, {"path": config.data[0], "sha256": sources[0].sha256, "split": "test", "langs": langs}
 
 
-def split_of(path: str | Path, split: str, labels: list[str], run_dir: Path) -> tuple[list[Example], dict]:
+def split_of(
+    path: str | Path, split: str, labels: list[str], seeds_from: RunFolder | None
+) -> tuple[list[Example], dict]:
     """One split of a labeled file: by its ``split`` column, else split as the run split its own data."""
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    config = seeds_from.config() if seeds_from else None
     examples = read_examples(path, labels)
-    parts = assign_splits(examples, dev=config["dev_fraction"], test=config["test_fraction"], seed=config["seed"])
+    if config:
+        parts = assign_splits(examples, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
+    else:
+        parts = assign_splits(examples)
     if not parts[split]:
         raise DataError([f"{path}: no paragraphs in its {split} split"])
     return parts[split], {"path": str(path), "sha256": file_sha256(path), "split": split}
-
-
-def record_labels(run_dir: Path) -> list[str]:
-    return [lab["id"] for lab in json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))["labels"]]
 
 
 def evaluate_run(
@@ -119,21 +121,26 @@ def evaluate_run(
     Default outputs: ``RUN/metrics.json`` and ``RUN/predictions.jsonl`` for the run's test split,
     ``RUN/metrics-<data stem>[-<split>].json`` and ``RUN/predictions-<data stem>[-<split>].jsonl`` otherwise.
     """
-    run = Path(run)
-    model = load_model(run)
+    path = Path(run)
+    folder = RunFolder.open(path) if data is None or not (path / "model.json").is_file() else None
+    model = load_model(path)
     if data is None:
-        examples, info = run_test_split(run)
-        default_out = run / "metrics.json"
+        examples, info = run_test_split(folder)
+        default_out = path / "metrics.json"
     elif split:
-        examples, info = split_of(data, split, model.labels, run)
-        default_out = run / f"metrics-{Path(data).stem}-{split}.json"
+        examples, info = split_of(data, split, model.labels, folder)
+        default_out = path / f"metrics-{Path(data).stem}-{split}.json"
     else:
         examples = read_examples(data, model.labels)
         info = {"path": str(data), "sha256": file_sha256(data), "split": None}
-        default_out = run / f"metrics-{Path(data).stem}.json"
-    metrics, rows = evaluate_model(model, examples, info, n_boot=n_boot)
-    metrics = {"run": run.name, "model": _run_model_name(run), **metrics, **_run_cost(run)}
+        default_out = path / f"metrics-{Path(data).stem}.json"
     out = Path(out) if out else default_out
+    if out.is_dir():
+        raise DataError([f"{out}: is a folder; --out names the metrics file"])
+    metrics, rows = evaluate_model(model, examples, info, n_boot=n_boot)
+    record = folder.record() if folder else {}
+    cost = {k: record[k] for k in ("fit_seconds", "model_bytes") if k in record}
+    metrics = {"run": path.name, "model": record.get("model", model.kind), **metrics, **cost}
     write_evaluation(metrics, rows, out, Path(predictions) if predictions else default_predictions(out))
     return metrics
 
@@ -154,27 +161,5 @@ def write_evaluation(metrics: dict, rows: list[dict] | None, out: Path, predicti
     """
     if predictions is not None and rows is not None:
         metrics["predictions"] = os.path.relpath(predictions, out.parent)
-        _atomic_write(predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    _atomic_write(out, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
-
-
-def _run_record(run: Path) -> dict:
-    path = run / "run.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _run_model_name(run: Path) -> str | None:
-    return _run_record(run).get("model")
-
-
-def _run_cost(run: Path) -> dict:
-    """What the run cost to train and store, from run.json, for the leaderboard."""
-    record = _run_record(run)
-    return {k: record[k] for k in ("fit_seconds", "model_bytes") if k in record}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        write_file(predictions, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_json(out, metrics)

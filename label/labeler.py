@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.documents import expand_inputs
+from data.documents import find_inputs
 from data.records import DataError
-from label.parts import FORMATS, PartStore
+from label.parts import FORMATS, OutputLock, PartStore
 from label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
 from models import ThemeModel, load_model, model_dir
-from models.base import peak_memory, read_meta
+from models.base import peak_memory
 
 ENGINES = ("local", "ray")
 
@@ -80,12 +80,6 @@ def _is_output(path: Path, out: Path) -> bool:
     return path == out or beside or out.with_name(out.name + ".parts") in path.parents
 
 
-def _has_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def chunks(stream: Iterator[Paragraph | Skipped], size: int) -> Iterator[tuple[list[Paragraph], list[dict], Cursor]]:
     """Groups of ``size`` paragraphs, each with the errors met while reading it and the cursor after it."""
     rows: list[Paragraph] = []
@@ -94,7 +88,8 @@ def chunks(stream: Iterator[Paragraph | Skipped], size: int) -> Iterator[tuple[l
     for item in stream:
         if isinstance(item, Skipped):
             errors.append({"file": item.file, "path": item.path, "error": item.error})
-            cursor = (item.file + 1, 0)
+            if item.ends_file:
+                cursor = (item.file + 1, 0)
             continue
         rows.append(item)
         cursor = item.after()
@@ -124,7 +119,8 @@ def local_engine(model: ThemeModel, stream: Iterator, size: int) -> Iterator[tup
     def produce() -> None:
         try:
             for rows, errors, cursor in chunks(stream, size):
-                if not offer((rows, model.prepare([r.text for r in rows]), errors, cursor)):
+                prepared = model.prepare([r.text for r in rows]) if rows else None  # a chunk of only errors
+                if not offer((rows, prepared, errors, cursor)):
                     return
             offer(end)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -162,25 +158,29 @@ def label_corpus(
     out = Path(out)
     if out.suffix.lower() not in FORMATS:
         raise DataError([f"{out}: output must end in {', '.join(FORMATS)}"])
+    if out.is_dir():
+        raise DataError([f"{out}: is a folder; --out names the output file"])
     if engine not in ENGINES:
         raise DataError([f"unknown engine {engine!r} (use {', '.join(ENGINES)})"])
     folder = model_dir(model)
-    meta = read_meta(folder)
-    files = [f for f in expand_inputs(inputs) if not _is_output(f, out)]
+    loaded = load_model(folder)  # before anything is written: a model that cannot load leaves nothing behind
+    found, unreadable = find_inputs(inputs)
+    files = [f for f in found if not _is_output(f, out)]
     if not files:
-        raise DataError([f"{' '.join(inputs)}: no documents to label besides the output itself"])
+        problems = [f"{path}: {reason}" for path, reason in unreadable]
+        raise DataError(problems or [f"{' '.join(inputs)}: no documents to label besides the output itself"])
     identity = {
-        "model": {"path": str(folder), "kind": meta.get("kind"), "sha256": folder_sha256(folder)},
+        "model": {"path": str(folder), "kind": loaded.kind, "sha256": folder_sha256(folder)},
         "inputs": input_identity(files),
     }
-    if not batch_size:
-        batch_size = 16_384 if meta.get("kind") == "transformer" and _has_gpu() else 4_096
     out.parent.mkdir(parents=True, exist_ok=True)
-    store = PartStore(out, list(meta["labels"]), identity)
-    state = store.begin(overwrite)
-    if state != "done":
-        thresholds = np.asarray([meta["thresholds"][lab] for lab in store.labels])
-        _run(store, folder, thresholds, files, batch_size, engine, workers, progress)
+    with OutputLock(out):
+        store = PartStore(out, loaded.labels, identity)
+        state = store.begin(overwrite)
+        if state == "fresh" and unreadable:  # folders that could not be searched: in the error list
+            store.add_errors([{"file": -1, "path": p, "error": f"{p}: {r}"} for p, r in unreadable])
+        if state != "done":
+            _run(store, loaded, folder, files, batch_size or loaded.chunk_size(), engine, workers, progress)
     m = store.manifest
     errors = [{"path": e["path"], "error": e["error"]} for e in m["errors"]]
     return LabelSummary(
@@ -197,8 +197,8 @@ def label_corpus(
 
 def _run(
     store: PartStore,
+    model: ThemeModel,
     folder: Path,
-    thresholds: np.ndarray,
     files: list[Path],
     size: int,
     engine: str,
@@ -220,7 +220,7 @@ def _run(
 
         scored = ray_engine(folder, files, store.cursor, size, workers)
     else:
-        scored = local_engine(load_model(folder), read_stream(files, store.cursor), size)
+        scored = local_engine(model, read_stream(files, store.cursor), size)
     started = last = time.perf_counter()
     labeled = 0
     pending: deque = deque()  # commits handed to the writer thread, oldest first
@@ -239,7 +239,7 @@ def _run(
     try:
         for rows, scores, errors, cursor in scored:
             now = time.perf_counter()
-            commit = writer.submit(store.commit, rows, scores, scores >= thresholds, cursor, errors, now - last)
+            commit = writer.submit(store.commit, rows, scores, model.decide(scores), cursor, errors, now - last)
             pending.append((commit, cursor, len(rows)))
             last = now
             settle(wait_all=False)  # the model goes on with the next chunk while this one is written

@@ -6,11 +6,17 @@ parts, the cursor (where the stream goes on) and the running counts, is replaced
 manifest is the truth: a part file it does not list (the run died between the two renames) is rewritten.
 When the stream is done, the parts are joined into ``OUT`` (via a temporary file and a rename), the
 manifest is kept beside it as ``OUT.manifest.json`` (what made this file), and the parts are removed.
+
+One run at a time writes an output: :class:`OutputLock` holds ``.OUT.lock`` (an advisory lock the system
+drops when the process ends, however it ends) for the whole run, and a second run is refused with the pid
+of the first.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import io
 import json
 import os
@@ -21,6 +27,7 @@ import numpy as np
 
 from data.records import DataError
 from label.stream import Paragraph
+from models.folders import write_file
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 
@@ -29,13 +36,53 @@ class OutputError(DataError):
     """An output that must not be written over (another model's, another corpus's, not ours)."""
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+class OutputLock:
+    """``with OutputLock(out):`` the only run writing ``out``; OutputError naming the other run otherwise.
+
+    The lock is ``fcntl.flock`` on ``.OUT.lock``: released by the system when its process ends (a killed run
+    leaves no stale lock), and the file is removed by the run that held it.
+    """
+
+    def __init__(self, out: Path):
+        self.path = out.with_name(f".{out.name}.lock")
+        self.out = out
+        self.fd: int | None = None
+
+    def __enter__(self) -> OutputLock:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise OutputError(
+                    [f"{self.out}: another run is writing it (pid {self._holder()}); wait for it"]
+                ) from None
+            try:  # the holder before us may have removed the file after we opened it: lock the one in place
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+    def _holder(self) -> str:
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
 
 
 def _schema(labels: list[str]):
@@ -118,13 +165,17 @@ class PartStore:
         self.path = self.dir / "manifest.json"
         self.sidecar = out.with_name(out.name + ".manifest.json")
         self.errors_file = out.with_name(out.name + ".errors.jsonl")
+        self.partial = out.with_name(f".{out.name}.partial")  # the joined output until it is renamed into place
         self.identity = identity  # model and inputs: what a resumed or finished run must match
         self.manifest: dict = {}
         self.broken = False  # a commit failed: nothing more may be committed
 
     # --- state -------------------------------------------------------------------------------------
     def begin(self, overwrite: bool = False) -> str:
-        """'fresh', 'resume' (parts of an interrupted run of the same job) or 'done' (the output is there)."""
+        """'fresh', 'resume' (parts of an interrupted run of the same job) or 'done' (the output is there).
+
+        Call it holding the output's lock: what an interrupted run left (a half-joined output) is removed."""
+        self.partial.unlink(missing_ok=True)
         if overwrite:  # the old output stays until the new one replaces it
             shutil.rmtree(self.dir, ignore_errors=True)
         if self.path.is_file():
@@ -169,11 +220,13 @@ class PartStore:
     def _check_same_job(self, manifest: dict, what: str) -> None:
         mine, theirs = self.identity["model"], manifest.get("model", {})
         if theirs.get("sha256") != mine["sha256"]:
+            which = (
+                f"an earlier version of the model in {mine['path']} (its files changed since)"
+                if theirs.get("path") == mine["path"]
+                else f"another model ({theirs.get('path', '?')})"
+            )
             raise OutputError(
-                [
-                    f"{self.out}: {what} was labeled by another model ({theirs.get('path', '?')}); "
-                    "choose another --out, or pass --overwrite to replace it"
-                ]
+                [f"{self.out}: {what} was labeled by {which}; choose another --out, or pass --overwrite to replace it"]
             )
         if manifest.get("inputs") != self.identity["inputs"]:
             then, now = len(manifest.get("inputs", [])), len(self.identity["inputs"])
@@ -203,15 +256,15 @@ class PartStore:
         try:
             m = json.loads(json.dumps(self.manifest))  # changed only once the part is on disk
             if rows:
-                _write_atomic(self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on))
+                write_file(self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on))
                 m["parts"].append(len(rows))
             m["cursor"] = list(cursor)
             m["paragraphs"] += len(rows)
             m["documents"] += sum(r.paragraph == 0 for r in rows)
             for lab, n in zip(self.labels, on.sum(axis=0) if len(rows) else np.zeros(len(self.labels))):
                 m["themes"][lab] += int(n)
-            known = {e["file"] for e in m["errors"]}
-            m["errors"].extend(e for e in errors if e["file"] not in known)  # a resumed run meets them again
+            known = {(e["file"], e["path"]) for e in m["errors"]}
+            m["errors"].extend(e for e in errors if (e["file"], e["path"]) not in known)  # met again on resume
             m["seconds"] += seconds
             self._save(m)
             self.manifest = m
@@ -219,15 +272,20 @@ class PartStore:
             self.broken = True
             raise
 
+    def add_errors(self, errors: list[dict]) -> None:
+        """Record problems met outside the stream (folders that could not be searched)."""
+        empty = np.zeros((0, len(self.labels)))
+        self.commit([], empty, empty.astype(bool), self.cursor, errors, 0.0)
+
     def _save(self, manifest: dict | None = None) -> None:
         manifest = self.manifest if manifest is None else manifest
-        _write_atomic(self.path, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+        write_file(self.path, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
 
     def finish(self) -> None:
         """Join the parts into the output, keep the manifest beside it, write the error list, clean up."""
         self.manifest["complete"] = True
         self._save()
-        tmp = self.out.with_name(f".{self.out.name}.partial-{os.getpid()}")
+        tmp = self.partial
         try:
             self._join(tmp)
             os.replace(tmp, self.out)
@@ -236,10 +294,10 @@ class PartStore:
         errors = self.manifest["errors"]
         if errors:
             lines = [json.dumps({"path": e["path"], "error": e["error"]}, ensure_ascii=False) + "\n" for e in errors]
-            _write_atomic(self.errors_file, "".join(lines).encode("utf-8"))
+            write_file(self.errors_file, "".join(lines).encode("utf-8"))
         else:
             self.errors_file.unlink(missing_ok=True)  # an old error list must not describe this output
-        _write_atomic(self.sidecar, self.path.read_bytes())
+        write_file(self.sidecar, self.path.read_bytes())
         self.path.unlink()  # first: a parts folder without its manifest holds nothing to resume
         shutil.rmtree(self.dir)
 

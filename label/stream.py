@@ -3,7 +3,8 @@
 A position in the stream is a ``Cursor``: the index of an input file and how many paragraphs of that file
 came before. Resuming at a cursor skips whole files without reading them, and re-reads only the file the
 cursor is in. A file that cannot be read becomes a ``Skipped`` item in the stream, at the place where it
-failed, so every engine records errors in the same order.
+failed, so every engine records errors in the same order; a bad row of a table is a ``Skipped`` item too,
+and the rows after it follow.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.documents import read_documents
+from data.documents import RowError, read_documents
 from data.records import DataError
 
 Cursor = tuple[int, int]  # (file index, paragraphs of that file before this point)
-
-# The columns of every output row, in order; labels and scores follow.
-ROW_FIELDS = ("doc_id", "paragraph", "source", "start", "end", "text")
 
 
 @dataclass
@@ -40,8 +38,9 @@ class Paragraph:
 @dataclass
 class Skipped:
     file: int
-    path: str
+    path: str  # the file, or file:line for a row of a table
     error: str
+    ends_file: bool = True  # False: one bad row; the file's other rows follow
 
 
 def input_identity(files: list[Path]) -> list[dict]:
@@ -58,6 +57,9 @@ def read_file(index: int, path: Path, skip: int = 0) -> Iterator[Paragraph | Ski
     position = 0
     try:
         for doc in read_documents(path):
+            if isinstance(doc, RowError):
+                yield Skipped(index, doc.where, f"{doc.where}: {doc.reason}", ends_file=False)
+                continue
             for i, (text, (start, end)) in enumerate(zip(doc.paragraphs, doc.spans)):
                 if position >= skip:
                     yield Paragraph(index, position, doc.doc_id, i, doc.source or str(path), start, end, text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from models.base import ModelError, ThemeModel, read_meta
+from models.base import ModelError, ThemeModel
+from models.folders import FolderError, ModelCard, model_dir
 from models.keywords import KeywordModel
 from models.tfidf import TfidfModel, baseline
 from models.transformer import DEFAULT_BACKBONE, TransformerModel
@@ -28,21 +29,22 @@ def make_model(name: str, labels: Sequence[str], **params) -> ThemeModel:
     return MODELS[name](labels, **params)
 
 
-def model_dir(path: str | Path) -> Path:
-    """The saved model a path names: a run folder's ``model/`` or the model folder itself."""
-    directory = Path(path)
-    if not directory.exists():
-        raise ModelError(f"{directory}: no such model or run folder")
-    return directory / "model" if (directory / "model").is_dir() else directory
-
-
 def load_model(directory: str | Path) -> ThemeModel:
     """Load any saved model from its folder (a run folder's ``model/`` or the run folder itself)."""
     directory = model_dir(directory)
-    kind = read_meta(directory).get("kind")
-    if kind not in KINDS:
-        raise ModelError(f"{directory}: unknown model kind {kind!r}")
-    return KINDS[kind].load(directory)
+    card = ModelCard.read(directory)
+    if card.kind not in KINDS:
+        raise ModelError(f"{directory}: unknown model kind {card.kind!r} (known: {', '.join(KINDS)})")
+    return KINDS[card.kind].load(directory, card)
 
 
-__all__ = ["DEFAULT_BACKBONE", "MODELS", "ModelError", "ThemeModel", "load_model", "make_model", "model_dir"]
+__all__ = [
+    "DEFAULT_BACKBONE",
+    "MODELS",
+    "FolderError",
+    "ModelError",
+    "ThemeModel",
+    "load_model",
+    "make_model",
+    "model_dir",
+]

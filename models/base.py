@@ -5,24 +5,24 @@
     model.thresholds_ = tune_thresholds(y_dev, model.predict_proba(dev_texts))
     p = model.predict_proba(texts)      # (n, n_labels) probabilities, label order = model.labels
     model.score(model.prepare(texts))   # the same, in two halves a labeler can overlap
-    model.predict(texts)                # 0/1 by the per-theme thresholds
+    model.decide(p)                     # 0/1 by the per-theme thresholds; predict(texts) = decide(predict_proba)
     model.save(dir); load_model(dir)    # no pickle, no code from the files
 
-Every saved model has ``model.json`` (kind, labels, thresholds, params) beside its weights.
+Every saved model has ``model.json`` (``models.folders.ModelCard``: kind, labels, thresholds, params,
+provenance) beside its weights.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-META_FILE = "model.json"
+from models.folders import FolderError, ModelCard
 
 
-class ModelError(RuntimeError):
+class ModelError(FolderError):
     """A model that cannot be built, loaded or used; the message says what to do."""
 
 
@@ -31,17 +31,14 @@ class ThemeModel:
 
     kind: str = ""
     defaults: dict = {}  # every parameter a model takes, with its default
+    choices: dict = {}  # parameters with a fixed set of values: name -> allowed values
 
     def __init__(self, labels: Sequence[str], **params):
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise ModelError(
-                f"unknown {self.kind} parameter(s): {', '.join(sorted(unknown))} (known: {', '.join(self.defaults)})"
-            )
         self.labels = list(labels)
-        self.params = {**self.defaults, **params}
+        self.params = {**self.defaults, **check_params(self.kind, self.defaults, self.choices, params)}
         self.thresholds_ = np.full(len(self.labels), 0.5)
         self.history_: list[dict] = []  # per-epoch dev figures, for models that train in epochs
+        self.provenance_: dict = {}  # what made it (set by train): written to model.json
 
     # --- the part each model implements -------------------------------------------------------
     def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **options) -> ThemeModel:
@@ -73,30 +70,65 @@ class ThemeModel:
         return None
 
     # --- shared --------------------------------------------------------------------------------
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """0/1 per theme from scores: on where a score reaches its theme's threshold."""
+        return (np.asarray(scores) >= self.thresholds_).astype(np.int8)
+
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return (self.predict_proba(texts) >= self.thresholds_).astype(np.int8)
+        return self.decide(self.predict_proba(texts))
+
+    def chunk_size(self) -> int:
+        """Paragraphs a labeler scores at a time (large enough to keep the hardware busy)."""
+        return 4_096
+
+    def card(self) -> ModelCard:
+        thresholds = {lab: float(t) for lab, t in zip(self.labels, self.thresholds_)}
+        return ModelCard(self.kind, self.labels, self.params, thresholds, self.provenance_)
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._save_weights(directory)
-        meta = {
-            "kind": self.kind,
-            "labels": self.labels,
-            "params": self.params,
-            "thresholds": {lab: float(t) for lab, t in zip(self.labels, self.thresholds_)},
-        }
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        self.card().write(directory)
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> ThemeModel:
+    def load(cls, directory: str | Path, card: ModelCard | None = None) -> ThemeModel:
         directory = Path(directory)
-        meta = read_meta(directory)
-        model = cls(meta["labels"], **meta.get("params", {}))
-        model.thresholds_ = np.array([meta["thresholds"][lab] for lab in model.labels], dtype=float)
+        card = card or ModelCard.read(directory)
+        model = cls(card.labels, **card.params)
+        model.thresholds_ = np.array([card.thresholds[lab] for lab in model.labels], dtype=float)
+        model.provenance_ = card.provenance
         model._load_weights(directory)
         return model
+
+
+def check_params(kind: str, defaults: dict, choices: dict, params: dict) -> dict:
+    """``params`` if each is known, of its default's type and among its choices; ModelError otherwise."""
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ModelError(f"unknown {kind} parameter(s): {', '.join(unknown)} (known: {', '.join(defaults)})")
+    for name, value in params.items():
+        default = defaults[name]
+        if name in choices and value not in choices[name]:
+            raise ModelError(f"{kind} parameter {name}={value!r}: choose one of {', '.join(map(str, choices[name]))}")
+        if default is None or value is None:
+            continue
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif numeric:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            ok = ok and (isinstance(value, int) or not isinstance(default, int))
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            wanted = "an integer" if isinstance(default, int) and numeric else type(default).__name__
+            wanted = (
+                "a number" if isinstance(default, float) else "true or false" if isinstance(default, bool) else wanted
+            )
+            raise ModelError(f"{kind} parameter {name}={value!r}: must be {wanted} (default {default!r})")
+    return params
 
 
 def peak_memory() -> dict:
@@ -109,13 +141,3 @@ def peak_memory() -> dict:
     if torch is not None and torch.cuda.is_available():
         out["gpu_bytes"] = int(torch.cuda.max_memory_allocated())
     return out
-
-
-def read_meta(directory: Path) -> dict:
-    path = directory / META_FILE
-    if not path.is_file():
-        raise ModelError(f"{directory}: not a saved policytheme model (no {META_FILE})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ModelError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None

@@ -126,6 +126,12 @@ class TransformerModel(ThemeModel):
         self.history_, self.train_figures_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
         return self
 
+    def chunk_size(self) -> int:
+        """16,384 paragraphs at a time on a GPU (long enough to keep it busy), else the default."""
+        import torch
+
+        return 16_384 if torch.cuda.is_available() else super().chunk_size()
+
     def prepare(self, texts: Sequence[str]) -> Encoded:
         """Token windows of ``texts`` (see ``windows``), flat, for ``score``."""
         p = self.params

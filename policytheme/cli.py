@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from data.records import DEFAULT_DATA, DataError
-from models import DEFAULT_BACKBONE, MODELS, ModelError
+from models import DEFAULT_BACKBONE, MODELS, FolderError
+from models.folders import write_json
 
 EXIT_BAD_INPUT = 2
 
@@ -44,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import shutil
 
     from eval.evaluate import default_predictions, evaluate_model, write_evaluation
-    from train.run import TrainConfig, select_test, staged_run, train, work_dir_for
+    from train.run import TrainConfig, select_test, staged, train, work_dir_for
 
     params = dict(args.param or [])
     params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
@@ -67,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.resume and (work / "checkpoints").exists():
         shutil.rmtree(work / "checkpoints")
-    with staged_run(args.out, overwrite=args.overwrite or args.resume) as staging:
+    with staged(args.out, overwrite=args.overwrite or args.resume) as staging:
         result = train(config, staging, work)
         cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
         scored = []  # (file, metrics) of each test split: the first file's, then the others'
@@ -94,11 +95,11 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
     from train.pretrain import PretrainConfig, pretrain
-    from train.run import staged_run
+    from train.run import staged
 
     names = {f.name for f in fields(PretrainConfig)}
     config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
-    with staged_run(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite) as staging:
         record = pretrain(config, staging)
     print(
         f"pretrained {'from ' + args.from_ if args.from_ else 'from scratch'} on {record['paragraphs']} "
@@ -152,13 +153,13 @@ def _curve_config(args: argparse.Namespace):
 def cmd_learning_curve(args: argparse.Namespace) -> int:
     from eval.metrics import point_scores
     from train.curves import learning_curve
-    from train.run import staged_run
+    from train.run import staged
 
     config = _curve_config(args)
-    with staged_run(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite) as staging:
         result = learning_curve(config, point_scores, fractions=args.fractions, seeds=args.seeds)
-        _write_json(staging / "curve.json", result)
-        _write_json(staging / "config.json", {**vars(config), "fractions": args.fractions, "seeds": args.seeds})
+        write_json(staging / "curve.json", result)
+        write_json(staging / "config.json", {**vars(config), "fractions": args.fractions, "seeds": args.seeds})
     for s in result["summary"]:
         mf = s["macro_f1"]
         figure = "failed" if not mf else f"{mf['mean']:.3f} ± {mf['sd']:.3f} (min {mf['min']:.3f}, max {mf['max']:.3f})"
@@ -172,13 +173,13 @@ def cmd_learning_curve(args: argparse.Namespace) -> int:
 def cmd_cross_validate(args: argparse.Namespace) -> int:
     from eval.metrics import point_scores
     from train.curves import cross_validate
-    from train.run import staged_run
+    from train.run import staged
 
     config = _curve_config(args)
-    with staged_run(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite) as staging:
         result = cross_validate(config, point_scores, folds=args.folds, include_test=args.include_test)
-        _write_json(staging / "cv.json", result)
-        _write_json(staging / "config.json", {**vars(config), "folds": args.folds, "include_test": args.include_test})
+        write_json(staging / "cv.json", result)
+        write_json(staging / "config.json", {**vars(config), "folds": args.folds, "include_test": args.include_test})
     mf = result["summary"]["macro_f1"]
     folds = ", ".join(f"{f['macro_f1']:.3f}" for f in result["fold_results"])
     print(
@@ -187,10 +188,6 @@ def cmd_cross_validate(args: argparse.Namespace) -> int:
     )
     _track(args, args.out)
     return 0
-
-
-def _write_json(path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _track(args: argparse.Namespace, folder: str) -> None:
@@ -391,22 +388,29 @@ def _ints(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. Every failure the user can act on ends as one line per problem on stderr
+    (``policytheme: error: file[:line]: problem``) and exit code 2; nothing half-written is left."""
     from eval.tracking import TrackingError
-    from train.run import RunError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except DataError as e:
-        for line in str(e).splitlines():
-            print(f"policytheme: error: {line}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (ModelError, RunError, TrackingError) as e:
-        print(f"policytheme: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(str(e).splitlines())
+    except (FolderError, TrackingError) as e:
+        return _fail([str(e)])
+    except OSError as e:  # disk full, no permission, a folder where a file should be...
+        where = e.filename or "policytheme"
+        return _fail([f"{where}: {e.strerror or type(e).__name__}"])
     except KeyboardInterrupt:
         print("policytheme: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(lines: list[str]) -> int:
+    for line in lines:
+        print(f"policytheme: error: {line}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -159,13 +159,14 @@ def test_label_failures_exit_2_and_leave_no_output(trained, tmp_path, docs_dir, 
 def test_corrupt_document_is_skipped_and_recorded(trained, tmp_path, docs_dir, capsys):
     root, _ = trained
     (docs_dir / "a-broken.txt").write_bytes(b"\xff\xfe broken")
-    (docs_dir / "b-broken.jsonl").write_text('{"text": "ok paragraph"}\nnot json\n')
+    (docs_dir / "b-broken.jsonl").write_text('{"text": "ok paragraph"}\nnot json\n{"text": "after"}\n')
     out = tmp_path / "x.jsonl"
     assert run("label", "--model", root / "tfidf-nb", docs_dir, "--out", out, "--quiet") == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 6 and rows[0]["text"] == "ok paragraph"  # the good row before the bad line is kept
+    assert len(rows) == 7 and rows[0]["text"] == "ok paragraph"  # the rows around the bad line are kept
+    assert rows[1]["text"] == "after"
     errors = [json.loads(x) for x in (tmp_path / "x.jsonl.errors.jsonl").read_text().splitlines()]
-    assert [e["path"].rsplit("/", 1)[1] for e in errors] == ["a-broken.txt", "b-broken.jsonl"]
+    assert [e["path"].rsplit("/", 1)[1] for e in errors] == ["a-broken.txt", "b-broken.jsonl:2"]
     assert "cannot decode as utf-16" in errors[0]["error"] and ":2: invalid JSON" in errors[1]["error"]  # BOM \xff\xfe
     assert "2 input(s) skipped" in capsys.readouterr().out
 
@@ -177,4 +178,4 @@ def test_compare_and_evaluate_errors(tmp_path, capsys):
     assert run("compare", tmp_path / "m.json") == 2
     assert "m.json:1: invalid JSON" in _err(capsys)
     assert run("evaluate", tmp_path) == 2
-    assert "not a saved policytheme model" in _err(capsys)
+    assert "not a policytheme run folder" in _err(capsys)

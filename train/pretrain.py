@@ -66,6 +66,10 @@ def train_tokenizer(texts, vocab_size: int, model_max_length: int = 512):
             vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=2, show_progress=False
         ),
     )
+    # The trainer finds the same vocabulary every time but numbers it in hash order, which differs between
+    # processes; numbered in sorted order (special tokens first), the same corpus gives the same ids.
+    found = sorted(t for t in tok.get_vocab() if t not in SPECIAL_TOKENS)
+    tok.model = models.WordPiece({t: i for i, t in enumerate(SPECIAL_TOKENS + found)}, unk_token="[UNK]")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

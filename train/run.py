@@ -1,14 +1,4 @@
-"""Train one model and write a run folder that explains itself.
-
-    runs/NAME/
-      model/            the model (model.json + weights), loadable by models.load_model
-      labels.json       the label schema the model was trained on
-      thresholds.json   the per-theme decision thresholds tuned on dev
-      config.json       the resolved configuration (re-run it with the same command)
-      run.json          data sha256, split sizes, library versions, git revision, timings
-      history.json      dev figures per epoch (models that train in epochs)
-      metrics.json      written by eval on the test split (policytheme train does it)
-      predictions.jsonl per test paragraph: gold labels, predicted labels, scores
+"""Train one model and write a run folder that explains itself (its files: ``models.folders``).
 
 A run is built in a staging folder and moved into place only when complete, so an interrupted or
 failed run never leaves a half-written folder, and an earlier run is replaced only when asked.
@@ -18,24 +8,22 @@ interrupted training continues with ``--resume``.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import platform
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from data.records import DEFAULT_DATA, SCHEMA_PATH, DataError, Example, load_schema, to_matrix
+from data.records import DEFAULT_DATA, DataError, Example, load_schema, to_matrix
 from data.splits import Source, combine, read_sources, split_summary
 from models import ThemeModel, make_model
 from models.base import peak_memory
+from models.folders import FolderError, TrainConfig, folder_bytes, staged, write_json
 from models.thresholds import tune_thresholds
+
+__all__ = ["FolderError", "TrainConfig", "TrainResult", "staged", "train", "work_dir_for"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LIBRARIES = (
@@ -50,24 +38,6 @@ LIBRARIES = (
     "datasets",
     "policytheme",
 )
-
-
-class RunError(RuntimeError):
-    """A run that cannot be written (for example: the folder holds another run)."""
-
-
-@dataclass
-class TrainConfig:
-    model: str
-    out: str
-    data: list[str] = field(default_factory=lambda: list(DEFAULT_DATA))  # the first file leads (data.splits.combine)
-    seed: int = 0
-    dev_fraction: float = 0.1
-    test_fraction: float = 0.1
-    params: dict = field(default_factory=dict)
-    train_langs: list[str] | None = None  # train and tune on these languages only
-    eval_langs: list[str] | None = None  # report the test split of these languages only
-    resume: bool = False
 
 
 @dataclass
@@ -85,12 +55,17 @@ def train(
 
     ``run_dir=None`` trains without writing (the other processes of a distributed run).
     """
-    labels = [lab["id"] for lab in load_schema()]
+    schema = load_schema()
+    labels = [lab["id"] for lab in schema]
     sources = read_sources(
         data_paths(config.data), labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
     )
     parts = select_languages(combine(sources), config.train_langs, config.eval_langs)
     train_rows, dev_rows = parts["train"], parts["dev"]
+    if not train_rows:
+        raise DataError([f"{data_paths(config.data)[0]}: no paragraphs in the train split"])
+    if "seed" in config.params:
+        raise DataError(["--param seed: use --seed (it seeds the split and the model)"])
     model = make_model(config.model, labels, seed=config.seed, **config.params)
     dev = ([ex.text for ex in dev_rows], to_matrix(dev_rows, labels))
 
@@ -107,6 +82,14 @@ def train(
     resources = peak_memory()
     if dev_rows:
         model.thresholds_ = tune_thresholds(dev[1], model.predict_proba(dev[0]))
+    model.provenance_ = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": config.model,
+        "labels": schema,
+        "data": [{"path": s.path, "sha256": s.sha256, "paragraphs": len(s.examples)} for s in sources],
+        "libraries": library_versions(),
+        "python": platform.python_version(),
+    }
     record = {
         "name": Path(config.out).name,
         "model": config.model,
@@ -123,13 +106,13 @@ def train(
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         model.save(run_dir / "model")
-        record["model_bytes"] = _folder_bytes(run_dir / "model")
-        shutil.copyfile(SCHEMA_PATH, run_dir / "labels.json")
-        _write_json(run_dir / "thresholds.json", {lab: float(t) for lab, t in zip(labels, model.thresholds_)})
-        _write_json(run_dir / "config.json", {**asdict(config), "model_params": model.params})
-        _write_json(run_dir / "run.json", record)
+        record["model_bytes"] = folder_bytes(run_dir / "model")
+        write_json(run_dir / "labels.json", {"version": 1, "labels": schema})
+        write_json(run_dir / "thresholds.json", {lab: float(t) for lab, t in zip(labels, model.thresholds_)})
+        write_json(run_dir / "config.json", {**asdict(config), "model_params": model.params})
+        write_json(run_dir / "run.json", record)
         if model.history_:
-            _write_json(run_dir / "history.json", model.history_)
+            write_json(run_dir / "history.json", model.history_)
     return TrainResult(model, parts, record, sources)
 
 
@@ -139,8 +122,10 @@ def describe_sources(sources: list[Source]) -> dict:
 
 
 def data_paths(data: str | list[str]) -> list[str]:
-    """The labeled files of a run's ``data`` (one path in runs written before several were allowed)."""
-    return [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
+    """The labeled files of a run's ``data`` (one path in runs written before several were allowed; none:
+    the default data)."""
+    paths = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
+    return paths or list(DEFAULT_DATA)
 
 
 def select_languages(
@@ -166,28 +151,6 @@ def select_languages(
 def select_test(rows: list[Example], eval_langs: list[str] | None) -> list[Example]:
     """The test paragraphs of ``eval_langs`` (all without it)."""
     return [ex for ex in rows if not eval_langs or ex.lang in eval_langs]
-
-
-@contextlib.contextmanager
-def staged_run(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a staging folder next to ``out``; move it to ``out`` only if the block succeeds."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise RunError(f"{out}: folder exists and is not empty; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def work_dir_for(out: str | Path) -> Path:
@@ -218,11 +181,3 @@ def library_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
-
-
-def _folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,217 @@
+"""The run and model folders: what is in them, how they are written, and reading them back with one clear error.
+
+    runs/NAME/                      a run folder (``policytheme train``)
+      model/                        a model folder: model.json (ModelCard) + weights; it travels alone
+      labels.json                   the label schema the model was trained on
+      thresholds.json               the per-theme decision thresholds tuned on dev
+      config.json                   the resolved configuration (TrainConfig + the model's parameters)
+      run.json                      data, splits, timings, memory, library versions, git revision
+      history.json                  dev figures per epoch (models that train in epochs)
+      metrics*.json, predictions*.jsonl   written by eval
+
+Every file here is written by :func:`write_file` (a temporary file, flushed, renamed into place), so a
+reader sees the old file or the new one, never half of one. A whole folder is built by :func:`staged`
+and renamed into place when complete. Readers get a :class:`FolderError` naming the file and the
+problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+MODEL_CARD = "model.json"
+
+
+class FolderError(RuntimeError):
+    """A run or model folder (or one of its files) that cannot be written or read as one; says which and why."""
+
+
+# --- writing -------------------------------------------------------------------------------------------
+def write_file(path: str | Path, data: str | bytes) -> Path:
+    """Replace ``path`` by ``data`` atomically: written beside it under a temporary name, flushed, renamed.
+
+    A failure (disk full, no permission) leaves the old file as it was and no temporary file behind.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise FolderError(f"{path}: is a folder; name a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        with open(tmp, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: str | Path, obj) -> Path:
+    return write_file(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON object from ``path``; FolderError with ``path[:line]: problem`` otherwise."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise FolderError(f"{path}: missing") from None
+    except IsADirectoryError:
+        raise FolderError(f"{path}: is a folder, not a JSON file") from None
+    except UnicodeDecodeError as e:
+        raise FolderError(f"{path}: not UTF-8 (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise FolderError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(obj, dict):
+        raise FolderError(f"{path}: expected a JSON object")
+    return obj
+
+
+@contextlib.contextmanager
+def staged(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``out``; it becomes ``out`` only if the block succeeds.
+
+    An existing ``out`` is replaced only with ``overwrite``, and stays until the new folder is complete.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FolderError(f"{out}: is a file; name a folder")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FolderError(f"{out}: folder exists and is not empty; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --- the records -----------------------------------------------------------------------------------------
+def _check(where: Path, obj: dict, required: dict[str, type | tuple]) -> None:
+    for key, kind in required.items():
+        if key not in obj:
+            raise FolderError(f"{where}: missing {key!r}")
+        if not isinstance(obj[key], kind):
+            raise FolderError(f"{where}: {key!r} has the wrong type ({type(obj[key]).__name__})")
+
+
+@dataclass
+class ModelCard:
+    """``model.json``: what a model is and how it decides; enough to load it from its folder alone."""
+
+    kind: str
+    labels: list[str]
+    params: dict = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)  # library versions, label schema, training data
+
+    @classmethod
+    def read(cls, directory: str | Path) -> ModelCard:
+        path = Path(directory) / MODEL_CARD
+        if not path.is_file():
+            raise FolderError(f"{directory}: not a saved policytheme model (no {MODEL_CARD})")
+        obj = read_json(path)
+        _check(path, obj, {"kind": str, "labels": list, "thresholds": dict})
+        missing = [lab for lab in obj["labels"] if not isinstance(obj["thresholds"].get(lab), (int, float))]
+        if missing:
+            raise FolderError(f"{path}: no threshold for {', '.join(map(str, missing))}")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in known})
+
+    def write(self, directory: str | Path) -> Path:
+        return write_json(Path(directory) / MODEL_CARD, asdict(self))
+
+
+@dataclass
+class TrainConfig:
+    """``config.json``: what a run was asked to do; the same config trains the same model again."""
+
+    model: str
+    out: str
+    data: list[str] = field(default_factory=list)  # labeled files; the first one leads (data.splits.combine)
+    seed: int = 0
+    dev_fraction: float = 0.1
+    test_fraction: float = 0.1
+    params: dict = field(default_factory=dict)
+    train_langs: list[str] | None = None  # train and tune on these languages only
+    eval_langs: list[str] | None = None  # report the test split of these languages only
+    resume: bool = False
+    model_params: dict = field(default_factory=dict)  # every parameter of the model, defaults resolved
+
+    @classmethod
+    def read(cls, path: str | Path) -> TrainConfig:
+        obj = read_json(path)
+        _check(Path(path), obj, {"model": str, "data": (str, list)})
+        if isinstance(obj["data"], str):  # runs written before several data files were allowed
+            obj["data"] = [obj["data"]]
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in known})
+
+
+@dataclass
+class RunFolder:
+    """A run folder and its files (see the module's docstring)."""
+
+    path: Path
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunFolder:
+        """The run folder at ``path``; FolderError saying what it is instead, when it is not one."""
+        path = Path(path)
+        if not path.exists():
+            raise FolderError(f"{path}: no such run folder")
+        if (path / MODEL_CARD).is_file() and not (path / "run.json").is_file():
+            raise FolderError(f"{path}: is a model folder; name the run folder it is in (here: {path.parent})")
+        if not (path / "run.json").is_file() or not (path / "config.json").is_file():
+            raise FolderError(f"{path}: not a policytheme run folder (no run.json and config.json)")
+        return cls(path)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    def config(self) -> TrainConfig:
+        return TrainConfig.read(self.path / "config.json")
+
+    def record(self) -> dict:
+        path = self.path / "run.json"
+        obj = read_json(path)
+        _check(path, obj, {"data": dict})
+        return obj
+
+    def labels(self) -> list[str]:
+        """The theme ids of the run's label schema (``labels.json``; else the model's own)."""
+        path = self.path / "labels.json"
+        if path.is_file():
+            return [lab["id"] for lab in read_json(path).get("labels", [])]
+        return ModelCard.read(self.model_dir).labels
+
+
+def model_dir(path: str | Path) -> Path:
+    """The saved model a path names: a run folder's ``model/`` or the model folder itself."""
+    directory = Path(path)
+    if not directory.exists():
+        raise FolderError(f"{directory}: no such model or run folder")
+    return directory / "model" if (directory / "model").is_dir() else directory
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
