@@ -71,6 +71,23 @@ def load_backbone(backbone: str, labels: Sequence[str]):
     )
 
 
+def freeze(model, embeddings: bool, train_layers: int) -> None:
+    """Keep the token embedding table and/or all but the top ``train_layers`` encoder layers as pretrained.
+
+    Most of a multilingual encoder's parameters are its embedding table (e5-small: 96M of 118M); left out of
+    the optimizer, a CPU step is about twice as fast and the optimizer state far smaller.
+    """
+    base = getattr(model, model.base_model_prefix, model)
+    if embeddings:
+        base.get_input_embeddings().weight.requires_grad_(False)
+    layers = getattr(getattr(base, "encoder", None), "layer", None)
+    if train_layers and layers is not None:
+        for layer in list(layers)[: max(0, len(layers) - train_layers)]:
+            layer.requires_grad_(False)
+        for p in base.embeddings.parameters():
+            p.requires_grad_(False)
+
+
 class TransformerModel(ThemeModel):
     kind = "transformer"
     defaults = {
@@ -89,6 +106,8 @@ class TransformerModel(ThemeModel):
         "max_pos_weight": 10.0,  # cap on the loss weight of a rare theme's positives
         "seed": 0,
         "token_budget": 0,  # padded tokens per inference batch; 0: 1,024 on CPU, 131,072 on a GPU
+        "freeze_embeddings": True,  # the token embedding table stays as pretrained (2.2x faster on a CPU)
+        "train_layers": 0,  # train only the top N encoder layers (and the head); 0: all
     }
 
     # --- windows ----------------------------------------------------------------------------------
@@ -123,6 +142,7 @@ class TransformerModel(ThemeModel):
 
         set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
+        freeze(self.model_, self.params["freeze_embeddings"], self.params["train_layers"])
         self.history_, self.train_figures_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
         return self
 
