@@ -11,8 +11,9 @@ document was labeled, so "none" keeps its real weight.
 
 Paragraphs are found exactly as ``policytheme label`` finds them (``data.documents``), so a row's
 ``source_file`` and ``paragraph`` point at the same paragraph in a label run's output. A paragraph's id is
-``<short document name>-<index>`` (``prov2025_anhui-012``, ``nat1999-040``). Splits are whole documents:
-five folds stratified over label combinations (``data.splits.grouped_folds``), one for test, one for dev.
+``<short document name>-<index>`` (``prov2025_anhui-012``, ``nat1999-040``). A text repeated in several
+documents (a salutation, a stock heading) is shipped once. Splits are whole documents: five folds stratified
+over label combinations (``data.splits.grouped_folds``), one for test, one for dev.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 from data.documents import read_documents
-from data.records import REAL_PATH, DataError, Example, label_ids, read_examples, write_examples
+from data.records import CORPUS_PATH, REAL_PATH, DataError, Example, label_ids, read_examples, write_examples
 from data.splits import grouped_folds
 
 SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -136,11 +137,21 @@ def build(first: Path, second: Path, adjudicated: Path, corpus: Path = SHARED_CO
 
 
 def corpus_rows(records: list[dict], corpus: Path = SHARED_CORPUS) -> list[Example]:
-    """``data/real.jsonl`` from the annotation record: text, provenance, final labels, document split."""
+    """``data/real.jsonl`` from the annotation record: text, provenance, final labels, document split.
+
+    A paragraph whose text (up to whitespace) came earlier, in this or another document (a salutation, a
+    stock heading), or is in the written corpus too (a heading such as "二、2025年重点工作"), is left out:
+    one text, one row, one split, whatever files a model is trained on.
+    """
     paragraphs = pool_paragraphs(corpus)
     rows = []
+    seen = {" ".join(ex.text.split()) for ex in read_examples(CORPUS_PATH)}
     for r in records:
         p = paragraphs[r["id"]]
+        key = " ".join(p["text"].split())
+        if key in seen:
+            continue
+        seen.add(key)
         extra = {k: p[k] for k in ("source_file", "paragraph", "source", "year")}
         rows.append(Example(r["id"], p["text"], r["final"], "zh", p["doc_id"], extra))
     fold = grouped_folds(rows, FOLDS, SPLIT_SEED)

@@ -10,22 +10,16 @@ The Markdown is for terminals; ``--out report.html`` writes the full report (see
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.records import DataError
 from eval.leaderboard import Board, build_board, legend, table
+from eval.report import write_report
+from eval.tables import Collection, curve_table, cv_table
+from models.folders import read_json, write_file
 
 EXTRA_FILES = ("curve.json", "cv.json")
-
-
-@dataclass
-class Collection:
-    metrics: list[dict] = field(default_factory=list)
-    curves: list[dict] = field(default_factory=list)  # learning curves (curve.json)
-    cv: list[dict] = field(default_factory=list)  # cross-validations (cv.json)
 
 
 def _files(paths: list[str | Path]) -> list[Path]:
@@ -51,10 +45,7 @@ def collect(paths: list[str | Path]) -> Collection:
     """Load every metrics, learning-curve and cross-validation file named by ``paths``."""
     out = Collection()
     for f in _files(paths):
-        try:
-            m = json.loads(f.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError([f"{f}:{e.lineno}: invalid JSON: {e.msg}"]) from None
+        m = read_json(f)
         kind = m.get("kind") if isinstance(m, dict) else None
         if kind in ("learning_curve", "cross_validation"):
             m.setdefault("run", f.parent.name)
@@ -67,11 +58,6 @@ def collect(paths: list[str | Path]) -> Collection:
         m["_file"] = str(f)
         out.metrics.append(m)
     return out
-
-
-def collect_metrics(paths: list[str | Path]) -> list[dict]:
-    """Load every metrics file named by ``paths`` (run folders or files), each tagged with its origin."""
-    return collect(paths).metrics
 
 
 def data_name(m: dict) -> str:
@@ -128,54 +114,10 @@ def boards(metrics: list[dict], n_boot: int = 1000, seed: int = 0, alpha: float 
     return [build_board(name, groups[name], n_boot=n_boot, seed=seed, alpha=alpha) for name in order]
 
 
-# --- learning curves and cross-validation as tables ------------------------------------------------------
-def _mean_sd(s: dict | None) -> str:
-    return "–" if not s else f"{s['mean']:.3f} ± {s['sd']:.3f}"
-
-
-def curve_table(curves: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """One row per run and training fraction: macro-F1 mean ± sd over seeds, [min, max], per language."""
-    langs = sorted({lang for c in curves for s in c["summary"] for lang in s["per_language"]})
-    header = ["run", "model", "fraction", "train paragraphs", "macro-F1 mean ± sd", "[min, max]", "seeds"]
-    header += [f"macro-F1 {lang}" for lang in langs]
-    rows = []
-    for c in curves:
-        for s in c["summary"]:
-            mf = s["macro_f1"]
-            paragraphs = s["train_paragraphs"]["mean"] if s["train_paragraphs"] else None
-            rows.append(
-                [c["run"], c["model"], f"{s['fraction']:g}", "–" if paragraphs is None else f"{paragraphs:,.0f}"]
-                + [_mean_sd(mf), "–" if not mf else f"[{mf['min']:.3f}, {mf['max']:.3f}]"]
-                + [f"{s['points']}" + (f" ({s['failed']} failed)" if s["failed"] else "")]
-                + [_mean_sd(s["per_language"].get(lang)) for lang in langs]
-            )
-    return header, rows
-
-
-def cv_table(cvs: list[dict]) -> tuple[list[str], list[list[str]]]:
-    """One row per cross-validation: mean ± sd over folds of every figure."""
-    labels = list(dict.fromkeys(lab for c in cvs for lab in c["summary"]["f1"]))
-    langs = sorted({lang for c in cvs for lang in c["summary"]["per_language"]})
-    header = ["run", "model", "data", "folds", "paragraphs", "macro-F1 mean ± sd", "micro-F1 mean ± sd"]
-    header += [f"F1 {lab}" for lab in labels] + [f"macro-F1 {lang}" for lang in langs] + ["train s per fold"]
-    rows = []
-    for c in cvs:
-        s = c["summary"]
-        fit = s["fit_seconds"]
-        rows.append(
-            [c["run"], c["model"], Path(c["data"]["path"]).stem, str(c["folds"]), f"{c['paragraphs']:,}"]
-            + [_mean_sd(s["macro_f1"]), _mean_sd(s["micro_f1"])]
-            + [_mean_sd(s["f1"].get(lab)) for lab in labels]
-            + [_mean_sd(s["per_language"].get(lang)) for lang in langs]
-            + ["–" if not fit else f"{fit['mean']:,.1f}"]
-        )
-    return header, rows
-
-
 # --- Markdown ------------------------------------------------------------------------------------------
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"] + [
-        "| " + " | ".join(r) + " |" for r in rows
+        "| " + " | ".join(map(str, r)) + " |" for r in rows
     ]
 
 
@@ -211,9 +153,7 @@ def compare(
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() in (".html", ".htm"):
-            from eval.report import write_report
-
             write_report(col, tested, out, title=title)
         else:
-            out.write_text(text, encoding="utf-8")
+            write_file(out, text)
     return text

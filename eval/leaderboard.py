@@ -159,12 +159,31 @@ def _adjust(raw: dict[int, dict], path: list[str], alpha: float) -> None:
 
 
 # --- the table ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    """One table cell as parts, so Markdown and HTML each lay it out without parsing text back."""
+
+    value: str
+    interval: str = ""  # "[0.854, 0.909]"
+    marks: str = ""  # ≈ (not different from the best), ▲/▼ (against keywords)
+
+    def __str__(self) -> str:
+        return " ".join(x for x in (self.value, self.interval, self.marks) if x)
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def _mark(text: str, test: dict | None) -> str:
-    return f"{text} {SAME}" if test is not None and test.get("same") else text
+def _same(test: dict | None) -> str:
+    return SAME if test is not None and test.get("same") else ""
+
+
+def _versus(test: dict | None) -> str:
+    """A theme's mark against the keyword method: ▲ significantly better, ▼ significantly worse."""
+    if not test or test.get("same", True):
+        return ""
+    return BETTER if test["b"] > test["c"] else WORSE
 
 
 def _p(p: float | None, n_boot: int) -> str:
@@ -177,32 +196,25 @@ def _signed(x: float) -> str:
     return f"{x:+.3f}".replace("-", "−")
 
 
-def _delta(test: dict | None, is_best: bool) -> str:
+def _delta(test: dict | None, is_best: bool) -> Cell:
     if is_best:
-        return "best"
+        return Cell("best")
     if test is None:
-        return "not tested"
+        return Cell("not tested")
     m = test["macro"]
-    return _mark(f"{_signed(m['delta'])} [{_signed(m['low'])}, {_signed(m['high'])}]", m)
+    return Cell(_signed(m["delta"]), f"[{_signed(m['low'])}, {_signed(m['high'])}]", _same(m))
 
 
-def _cost(m: dict) -> list[str]:
+def _cost(m: dict) -> list[Cell]:
     fit, speed, size = m.get("fit_seconds"), m.get("paragraphs_per_second"), m.get("model_bytes")
     return [
-        "–" if fit is None else f"{fit:,.1f}",
-        "–" if speed is None else f"{speed:,.0f}",
-        "–" if size is None else f"{size / 1e6:,.1f}",
+        Cell("–" if fit is None else f"{fit:,.1f}"),
+        Cell("–" if speed is None else f"{speed:,.0f}"),
+        Cell("–" if size is None else f"{size / 1e6:,.1f}"),
     ]
 
 
-def _versus(test: dict | None) -> str:
-    """A theme's mark against the keyword method: ▲ significantly better, ▼ significantly worse."""
-    if not test or test.get("same", True):
-        return ""
-    return f" {BETTER}" if test["b"] > test["c"] else f" {WORSE}"
-
-
-def table(board: Board) -> tuple[list[str], list[list[str]]]:
+def table(board: Board) -> tuple[list[str], list[list[Cell]]]:
     """Header and rows of the leaderboard: scores with intervals, tests against the best (and against the
     keyword method when it is on the board), cost."""
     floor = board.baseline is not None
@@ -218,29 +230,38 @@ def table(board: Board) -> tuple[list[str], list[list[str]]]:
     for i, m in enumerate(board.runs):
         t = board.tests[i]
         ci = m.get("ci", {}).get("macro_f1", {})
-        interval = f" [{ci['low']:.3f}, {ci['high']:.3f}]" if ci.get("low") is not None else ""
+        interval = f"[{ci['low']:.3f}, {ci['high']:.3f}]" if ci.get("low") is not None else ""
         per_lang = m.get("per_language", {})
         v = board.vs_baseline[i] if floor else None
         versus = []
         if floor and i == board.baseline:
-            versus = ["keywords", ""]
+            versus = [Cell("keywords"), Cell("")]
         elif floor:
-            versus = [_delta(v, False), _p(v["macro"]["p_holm"], board.n_boot) if v else ""]
+            versus = [_delta(v, False), Cell(_p(v["macro"]["p_holm"], board.n_boot) if v else "")]
+        themes = [
+            Cell(
+                _fmt(m["per_label"].get(lab, {}).get("f1")),
+                marks=" ".join(
+                    x for x in (_same(t and t["themes"].get(lab)), _versus(v and v["themes"].get(lab))) if x
+                ),
+            )
+            for lab in board.labels
+        ]
+        langs = [
+            Cell(_fmt(per_lang[lang]["macro_f1"]), marks=_same(t and t["langs"].get(lang)))
+            if lang in per_lang
+            else Cell("–")
+            for lang in board.langs
+        ]
         rows.append(
-            [m.get("run", "?"), m.get("model") or "?", str(m.get("n", "?")), f"{m['macro_f1']:.3f}{interval}"]
-            + [_delta(t, i == 0), _p(t["macro"]["p_holm"], board.n_boot) if t else ""]
+            [Cell(m.get("run", "?")), Cell(m.get("model") or "?"), Cell(str(m.get("n", "?")))]
+            + [Cell(f"{m['macro_f1']:.3f}", interval), _delta(t, i == 0)]
+            + [Cell(_p(t["macro"]["p_holm"], board.n_boot) if t else "")]
             + versus
-            + [_fmt(m.get("micro_f1"))]
-            + [
-                _mark(_fmt(m["per_label"].get(lab, {}).get("f1")), t and t["themes"].get(lab))
-                + _versus(v and v["themes"].get(lab))
-                for lab in board.labels
-            ]
-            + [
-                _mark(_fmt(per_lang[lang]["macro_f1"]), t and t["langs"].get(lang)) if lang in per_lang else "–"
-                for lang in board.langs
-            ]
-            + [_fmt(m.get("macro_ece"))]
+            + [Cell(_fmt(m.get("micro_f1")))]
+            + themes
+            + langs
+            + [Cell(_fmt(m.get("macro_ece")))]
             + _cost(m)
         )
     return header, rows

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import html
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eval.compare import Collection, curve_table, cv_table
-from eval.leaderboard import SAME, Board, legend, table
+from eval.leaderboard import SAME, Board, Cell, legend, table
 from eval.plots import Colors, curve_figure, cv_figure, pr_figure, reliability_figure, scores_figure
+from eval.tables import Collection, curve_table, cv_table
+from models.folders import write_file
 
-INTERVAL = re.compile(r"^(\S+) \[([^\]]+)\](.*)$")
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Micro Hei",
        sans-serif; color: #1d2330; margin: 0; background: #f6f7f9; }
@@ -69,15 +68,22 @@ def _img(png: bytes, alt: str, caption: str) -> str:
     )
 
 
-def _table(header: list[str], rows: list[list[str]], best_first: bool = False, text_cols: tuple = ()) -> str:
-    def cell(tag: str, i: int, value: str) -> str:
+def _table(header: list[str], rows: list[list], best_first: bool = False, text_cols: tuple = ()) -> str:
+    """An HTML table of strings or leaderboard Cells (an interval goes on a second, smaller line)."""
+
+    def marks(text: str) -> str:
+        return html.escape(text).replace(SAME, f'<span class="same">{SAME}</span>')
+
+    def cell(tag: str, i: int, value) -> str:
         cls = ' class="text"' if i in text_cols else ""
-        value = html.escape(value).replace(SAME, f'<span class="same">{SAME}</span>')
         if tag == "th":
-            value = value.replace("_", "_<wbr>")
-        else:  # "0.883 [0.854, 0.909] ≈": the interval on a second, smaller line keeps the table narrow
-            value = INTERVAL.sub(r'\1\3<br><small class="ci">[\2]</small>', value)
-        return f"<{tag}{cls}>{value}</{tag}>"
+            body = html.escape(value).replace("_", "_<wbr>")
+        elif isinstance(value, Cell):
+            body = html.escape(value.value) + (f" {marks(value.marks)}" if value.marks else "")
+            body += f'<br><small class="ci">{html.escape(value.interval)}</small>' if value.interval else ""
+        else:
+            body = marks(str(value))
+        return f"<{tag}{cls}>{body}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
     body = "".join(
@@ -263,7 +269,4 @@ def render(col: Collection, boards: list[Board], title: str = "policytheme: mode
 
 def write_report(col: Collection, boards: list[Board], out: str | Path, title: str = "policytheme: model comparison"):
     """Write the report atomically to ``out``."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(col, boards, title), encoding="utf-8")
-    tmp.replace(out)
+    write_file(out, render(col, boards, title))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from models.thresholds import tuned_macro_f1
+from models.transformer import quiet_trainer
 
 
 def _windows_dataset(model, texts: list[str], y: np.ndarray, cache_dir: Path, name: str):
@@ -155,6 +156,7 @@ def finetune(
         callbacks=callbacks,
         pos_weight=_pos_weight(y, p["max_pos_weight"]),
     )
+    quiet_trainer(trainer, progress)
     last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).is_dir() else None
     result = trainer.train(resume_from_checkpoint=last)
     model.model_ = trainer.model

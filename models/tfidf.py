@@ -22,6 +22,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 
 from models.base import ModelError, ThemeModel
+from models.clauses import explode, max_pool
 from models.ngrams import CharNgramTfidf
 
 WEIGHTS_FILE = "model.skops"
@@ -45,8 +46,10 @@ class TfidfModel(ThemeModel):
         "word_ngrams": [1, 2],
         "min_df": 2,
         "max_features": 200_000,
+        "clauses": False,  # score each clause, keep the maximum (models/clauses.py)
         "seed": 0,
     }
+    choices = {"classifier": ("logreg", "svm", "nb")}
 
     def _vectorizer(self) -> FeatureUnion:
         p = self.params
@@ -76,11 +79,17 @@ class TfidfModel(ThemeModel):
     def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **_) -> TfidfModel:
         """Fit on ``texts``; ``dev`` and training options (work folder, resume) are not needed here."""
         y = np.asarray(y)
+        texts = list(texts)
+        if len(texts) < max(2, self.params["min_df"]):
+            raise ModelError(
+                f"{len(texts)} training paragraph(s): TF-IDF needs at least {max(2, self.params['min_df'])} "
+                "(its n-grams must occur in min_df paragraphs)"
+            )
         try:
             self.vectorizer_, self.fast_ = self._vectorizer(), None
-            x = self.vectorizer_.fit_transform(list(texts))
+            x = self.vectorizer_.fit_transform(texts)
         except ValueError as e:  # e.g. an empty vocabulary on a tiny corpus
-            raise ModelError(f"cannot build TF-IDF features: {e}") from None
+            raise ModelError(f"cannot build TF-IDF features from {len(texts)} training paragraphs: {e}") from None
         self.estimators_: list = []
         self.constant_: list = []
         for j in range(len(self.labels)):
@@ -96,24 +105,27 @@ class TfidfModel(ThemeModel):
             self.constant_.append(-1.0)
         return self
 
-    def prepare(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """TF-IDF features, as ``vectorizer_.transform`` gives them; character n-grams by the fast exact path."""
+    def prepare(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray | None, int]:
+        """TF-IDF features of the texts (or of their clauses, with the text of each clause), as
+        ``vectorizer_.transform`` gives them; character n-grams by the fast exact path."""
         if getattr(self, "fast_", None) is None:
             self.fast_ = [
                 CharNgramTfidf(vec) if CharNgramTfidf.supports(vec) else vec
                 for _, vec in self.vectorizer_.transformer_list
             ]
         texts = list(texts)
-        return sp.hstack([vec.transform(texts) for vec in self.fast_], format="csr")
+        pieces, owner = explode(texts) if self.params["clauses"] else (texts, None)
+        return sp.hstack([vec.transform(pieces) for vec in self.fast_], format="csr"), owner, len(texts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.score(self.prepare(texts))
 
-    def score(self, x: sp.csr_matrix) -> np.ndarray:
+    def score(self, prepared: tuple[sp.csr_matrix, np.ndarray | None, int]) -> np.ndarray:
+        x, owner, n = prepared
         out = np.empty((x.shape[0], len(self.labels)), dtype=np.float32)
         for j, clf in enumerate(self.estimators_):
             out[:, j] = self.constant_[j] if clf is None else clf.predict_proba(x)[:, 1]
-        return out
+        return out if owner is None else max_pool(out, owner, n)
 
     def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]]:
         """Per theme, the n-grams with the largest positive weights (``word__`` or ``char__`` prefixed).
@@ -161,11 +173,19 @@ class TfidfModel(ThemeModel):
             raise ModelError(f"{directory}: missing {WEIGHTS_FILE}")
         import skops.io as sio
 
-        untrusted = set(sio.get_untrusted_types(file=path))
+        try:
+            untrusted = set(sio.get_untrusted_types(file=path))
+        except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
+            raise ModelError(f"{path}: not a readable skops file ({type(e).__name__}); train the model again") from None
         refused = sorted(untrusted - TRUSTED_TYPES)
         if refused:
             raise ModelError(f"{path}: refusing to load unexpected types: {', '.join(refused)}")
-        state = sio.load(path, trusted=sorted(untrusted))
+        try:
+            state = sio.load(path, trusted=sorted(untrusted))
+        except Exception as e:  # noqa: BLE001
+            raise ModelError(
+                f"{path}: cannot load ({type(e).__name__}: {str(e)[:120]}); train the model again"
+            ) from None
         self.vectorizer_, self.estimators_, self.constant_ = (
             state["vectorizer"],
             state["estimators"],
@@ -189,6 +209,8 @@ def baseline(classifier: str, **defaults):
     """A factory for one named baseline: ``labels, **params -> TfidfModel``."""
 
     def make(labels: Sequence[str], **params) -> TfidfModel:
-        return TfidfModel(labels, classifier=classifier, **{**defaults, **params})
+        if params.get("classifier", classifier) != classifier:
+            raise ModelError(f"classifier={params['classifier']!r}: the model name fixes it ({classifier})")
+        return TfidfModel(labels, **{**defaults, **params, "classifier": classifier})
 
     return make

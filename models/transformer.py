@@ -24,6 +24,38 @@ from models.inference import Encoded, encode, score
 DEFAULT_BACKBONE = "intfloat/multilingual-e5-small"
 
 
+def quiet_libraries() -> None:
+    """Keep library chatter (weight-loading reports and bars, advice a user cannot act on) out of the terminal.
+
+    ``POLICYTHEME_VERBOSE=1`` (``policytheme --verbose``) leaves the libraries' own settings alone.
+    """
+    if os.environ.get("POLICYTHEME_VERBOSE") == "1":
+        return
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    datasets.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+def quiet_trainer(trainer, progress: bool) -> None:
+    """A Trainer that shows one progress bar and no raw log dicts (``{'loss': ...}``) on the terminal."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class Progress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):  # the bar, not the dicts
+            return
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if progress and os.environ.get("POLICYTHEME_VERBOSE") != "1":
+        trainer.add_callback(Progress())
+    elif progress:
+        trainer.add_callback(ProgressCallback())
+
+
 def device_and_dtype():
     """CUDA with bf16 (fp16 where bf16 is missing) when there is a GPU, else CPU fp32."""
     import torch
@@ -41,6 +73,7 @@ def load_backbone(backbone: str, labels: Sequence[str]):
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    quiet_libraries()
     head = {
         "num_labels": len(labels),
         "problem_type": "multi_label_classification",
@@ -87,6 +120,17 @@ def freeze(model, embeddings: bool, train_layers: int) -> None:
             layer.requires_grad_(False)
         for p in base.embeddings.parameters():
             p.requires_grad_(False)
+
+
+def positions(model, tokenizer) -> int:
+    """The longest window the backbone takes: its position table (less RoBERTa-style offsets), or the
+    tokenizer's own limit when smaller."""
+    config = model.config
+    limit = getattr(config, "max_position_embeddings", 512)
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+        limit -= 2  # positions start after the padding index
+    own = getattr(tokenizer, "model_max_length", limit)
+    return int(min(limit, own)) if own and own < 1_000_000 else int(limit)
 
 
 class TransformerModel(ThemeModel):
@@ -144,6 +188,9 @@ class TransformerModel(ThemeModel):
         set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
         freeze(self.model_, self.params["freeze_embeddings"], self.params["train_layers"])
+        limit = positions(self.model_, self.tokenizer_)
+        if self.params["max_length"] > limit:  # windows longer than the backbone's positions cannot be scored
+            self.params["max_length"] = limit
         self.history_, self.train_figures_ = finetune(self, list(texts), np.asarray(y), dev, work_dir, resume, progress)
         return self
 
@@ -176,6 +223,7 @@ class TransformerModel(ThemeModel):
     def _load_weights(self, directory: Path) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        quiet_libraries()
         try:
             self.tokenizer_ = AutoTokenizer.from_pretrained(directory, local_files_only=True)
             self.model_ = AutoModelForSequenceClassification.from_pretrained(

@@ -20,6 +20,7 @@ from pathlib import Path
 from data.documents import iter_documents
 from data.records import DataError
 from models import ModelError
+from models.transformer import quiet_libraries, quiet_trainer
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -121,6 +122,7 @@ def pretrain(config: PretrainConfig, out_dir: Path, progress: bool = True) -> di
     from datasets import Dataset
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
 
+    quiet_libraries()
     set_seed(config.seed)
     texts = list(corpus_paragraphs(config.corpus, config.min_chars))
     if not texts:
@@ -156,6 +158,7 @@ def pretrain(config: PretrainConfig, out_dir: Path, progress: bool = True) -> di
     )
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=config.mlm_probability)
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
+    quiet_trainer(trainer, progress)
     result = trainer.train()
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     trainer.model.save_pretrained(out_dir)
