@@ -245,9 +245,11 @@ def _run(
             settle(wait_all=False)  # the model goes on with the next chunk while this one is written
         settle(wait_all=True)
         if store.manifest["paragraphs"] == 0:
-            reasons = [e["error"] for e in store.manifest["errors"][:3]]
+            errors = store.manifest["errors"]
             store.discard()
-            raise DataError([f"{' '.join(map(str, files[:3]))}: no paragraphs to label", *reasons])
+            where = str(files[0]) if len(files) == 1 else f"{len(files)} inputs"
+            why = f" ({errors[0]['error']}{f'; and {len(errors) - 1} more' if len(errors) > 1 else ''})" if errors else ""
+            raise DataError([f"{where}: no paragraphs to label{why}"])
         bar.update(bar.total - bar.n)
         store.manifest["peak_memory"] = peak_memory()  # of the process that finished the run
         store.finish()

@@ -85,6 +85,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             scored.append((Path(source.path).name, m))
     _barrier()  # every process is done with the checkpoints before they go
     shutil.rmtree(work, ignore_errors=True)
+    absent = [lab for lab in result.model.labels if not any(lab in ex.labels for ex in result.parts["train"])]
+    if absent:
+        print(
+            f"policytheme: warning: {', '.join(absent)}: no paragraph of the train split has it; the model never "
+            "predicts it, and macro-F1 averages the other themes only",
+            file=sys.stderr,
+        )
     sizes = ", ".join(f"{k} {v['paragraphs']}" for k, v in result.record["splits"].items())
     tests = "; ".join(f"{name} test macro-F1 {_with_ci(m)}" for name, m in scored) or "no test split"
     print(f"trained {args.model} ({sizes}) in {result.record['fit_seconds']:.1f}s; {tests}; run folder: {args.out}")

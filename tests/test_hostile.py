@@ -1,0 +1,338 @@
+"""Careless and hostile input through the command line: one line, exit 2, no traceback, nothing half-written.
+
+The table holds every bad input found so far; the next one is a row, not a new mechanism. Each row builds
+its case in a fresh folder and says what the one line must contain; the test checks the four promises.
+"""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import data.formats
+from label.parts import OutputLock
+from policytheme.cli import main
+from tests.conftest import make_rows, write_jsonl
+from tests.test_label import make_corpus, read_rows
+
+LEFTOVERS = ("*.tmp", ".*.tmp", "*.parts", ".*partial*", ".*staging*", ".*.lock", "*.predictions.jsonl")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("model")
+    data = write_jsonl(root / "tiny.jsonl", make_rows())
+    assert (
+        main(["train", "--model", "tfidf-logreg", "--data", str(data), "--out", str(root / "run"), "--n-boot", "10"])
+        == 0
+    )
+    return root / "run"
+
+
+def _copy_model(model: Path, to: Path) -> Path:
+    import shutil
+
+    shutil.copytree(model, to)
+    return to
+
+
+def _docs(d: Path) -> Path:
+    d.mkdir(exist_ok=True)
+    (d / "a.txt").write_text("企业陷入价格战，利润下滑。\n\n加大研发投入。\n", encoding="utf-8")
+    return d
+
+
+# name -> (build(tmp, model) -> argv, what the one line must say)
+CASES = {
+    "only unreadable documents": (
+        lambda t, m: ["label", "--model", m, _empty_pdf(t), "--out", t / "o.jsonl"],
+        "no paragraphs to label",
+    ),
+    "a folder as --out, with --overwrite": (
+        lambda t, m: ["label", "--model", m, _docs(t / "d"), "--out", _dir(t / "o.jsonl"), "--overwrite"],
+        "is a folder",
+    ),
+    "a corrupt model.json": (
+        lambda t, m: [
+            "label",
+            "--model",
+            _spoil(t, m, "model/model.json", b"{"),
+            _docs(t / "d"),
+            "--out",
+            t / "o.jsonl",
+        ],
+        "model.json:1: invalid JSON",
+    ),
+    "a model.json without thresholds": (
+        lambda t, m: [
+            "label",
+            "--model",
+            _spoil(t, m, "model/model.json", b'{"kind": "tfidf", "labels": ["x"]}'),
+            _docs(t / "d"),
+            "--out",
+            t / "o.jsonl",
+        ],
+        "missing 'thresholds'",
+    ),
+    "a corrupt model.skops": (
+        lambda t, m: [
+            "label",
+            "--model",
+            _spoil(t, m, "model/model.skops", b"PK\x03\x04junk"),
+            _docs(t / "d"),
+            "--out",
+            t / "o.jsonl",
+        ],
+        "not a readable skops file",
+    ),
+    "--param C=abc": (
+        lambda t, m: ["train", "--model", "tfidf-logreg", "--data", _tiny(t), "--out", t / "r", "--param", "C=abc"],
+        "C='abc': must be a number",
+    ),
+    "--param seed=1": (
+        lambda t, m: ["train", "--model", "tfidf-logreg", "--data", _tiny(t), "--out", t / "r", "--param", "seed=1"],
+        "use --seed",
+    ),
+    "--param classifier=svm2": (
+        lambda t, m: [
+            "train",
+            "--model",
+            "tfidf-logreg",
+            "--data",
+            _tiny(t),
+            "--out",
+            t / "r",
+            "--param",
+            "classifier=svm2",
+        ],
+        "the model name fixes it (logreg)",
+    ),
+    "--param clauses=maybe": (
+        lambda t, m: ["train", "--model", "tfidf-nb", "--data", _tiny(t), "--out", t / "r", "--param", "clauses=maybe"],
+        "must be true or false",
+    ),
+    "train --out naming a file": (
+        lambda t, m: ["train", "--model", "tfidf-nb", "--data", _tiny(t), "--out", _file(t / "r.txt")],
+        "is a file",
+    ),
+    "one training paragraph": (
+        lambda t, m: ["train", "--model", "tfidf-nb", "--data", _one(t), "--out", t / "r"],
+        "need at least 3 documents",
+    ),
+    "evaluate a model folder": (lambda t, m: ["evaluate", m / "model"], "is a model folder"),
+    "evaluate --out a folder": (
+        lambda t, m: ["evaluate", _copy_model(m, t / "run"), "--out", _dir(t / "runs")],
+        "is a folder",
+    ),
+    "compare a non-UTF-8 metrics file": (
+        lambda t, m: ["compare", _file(t / "metrics.json", b"\xff\xfe{")],
+        "not UTF-8",
+    ),
+    "a jsonl training file with bad rows": (
+        lambda t, m: [
+            "train",
+            "--model",
+            "tfidf-nb",
+            "--data",
+            _file(t / "b.jsonl", b'not json\n'),
+            "--out",
+            t / "r",
+        ],
+        "b.jsonl:1: invalid JSON",
+    ),
+}
+
+
+def _dir(p: Path) -> Path:
+    p.mkdir()
+    return p
+
+
+def _file(p: Path, data: bytes = b"x\n") -> Path:
+    p.write_bytes(data)
+    return p
+
+
+def _empty_pdf(t: Path) -> Path:
+    return _file(t / "zero.pdf", b"")
+
+
+def _tiny(t: Path) -> Path:
+    return write_jsonl(t / "tiny.jsonl", make_rows())
+
+
+def _one(t: Path) -> Path:
+    return write_jsonl(t / "one.jsonl", make_rows(n_docs=1, per_doc=1))
+
+
+def _spoil(t: Path, model: Path, name: str, data: bytes) -> Path:
+    run = _copy_model(model, t / "spoiled")
+    (run / name).write_bytes(data)
+    return run
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_gives_one_line_exit_2_and_leaves_nothing(case, model, tmp_path, capsys):
+    build, expected = CASES[case]
+    argv = [str(a) for a in build(tmp_path, model)]
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if not line.startswith("labeling ")]  # the progress bar
+    assert len(lines) == 1 and lines[0].startswith("policytheme: error: "), err
+    assert expected in lines[0], lines[0]
+    assert "Traceback" not in err
+    after = _snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before  # nothing that was there changed
+    new = set(after) - set(before)
+    assert not new, f"left behind: {sorted(new)}"
+    assert not [p for pat in LEFTOVERS for p in tmp_path.rglob(pat)]
+
+
+def test_disk_full_while_labeling_is_one_line_and_keeps_the_old_output(model, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(_docs(tmp_path / "d")), "--out", str(out), "--quiet"]) == 0
+    old = out.read_bytes()
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr("label.parts.write_file", full)
+    capsys.readouterr()
+    argv = ["label", "--model", str(model), str(tmp_path / "d"), "--out", str(out), "--overwrite", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0]
+    assert out.read_bytes() == old
+
+
+def test_a_second_run_on_the_same_output_is_refused_with_the_first_ones_pid(model, tmp_path, capsys):
+    out = tmp_path / "o.jsonl"
+    with OutputLock(out):
+        assert main(["label", "--model", str(model), str(_docs(tmp_path / "d")), "--out", str(out), "--quiet"]) == 2
+    assert f"another run is writing it (pid {os.getpid()})" in capsys.readouterr().err
+    assert not out.exists() and not out.with_name("o.jsonl.parts").exists()
+    assert main(["label", "--model", str(model), str(tmp_path / "d"), "--out", str(out), "--quiet"]) == 0  # lock gone
+
+
+def test_two_processes_on_one_output_are_refused_or_serialized_never_mixed(model, tmp_path):
+    corpus = make_corpus(tmp_path / "c", 60, 30)  # 1,800 paragraphs, 50 per part
+    reference = tmp_path / "ref.jsonl"
+    base = [sys.executable, "-m", "policytheme.cli", "label", "--model", str(model), str(corpus), "--quiet"]
+    assert subprocess.run([*base, "--out", str(reference), "--batch-size", "50"], capture_output=True).returncode == 0
+    out = tmp_path / "o.jsonl"
+    procs = [
+        subprocess.Popen(
+            [*base, "--out", str(out), "--batch-size", size], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for size in ("50", "75")
+    ]
+    results = [(p.wait(), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+    assert all(code in (0, 2) for code, _, _ in results), results
+    assert any(code == 0 for code, _, _ in results)
+    for code, _, err in results:
+        if code == 2:
+            assert "another run is writing it" in err and "Traceback" not in err
+    rows = read_rows(out)
+    assert [r["text"] for r in rows] == [r["text"] for r in read_rows(reference)]  # each paragraph once, in order
+
+
+def test_a_chunk_of_only_unreadable_files_and_its_resume(model, tmp_path, capsys):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a-good.txt").write_text("\n\n".join(f"价格战 {i}" for i in range(30)), encoding="utf-8")
+    (tmp_path / "d" / "b-zero.pdf").write_bytes(b"")
+    out = tmp_path / "o.jsonl"
+    argv = ["label", "--model", str(model), str(tmp_path / "d"), "--out", str(out), "--batch-size", "30", "--quiet"]
+    assert main(argv) == 0
+    assert len(read_rows(out)) == 30
+    errors = [json.loads(x) for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
+    assert len(errors) == 1 and errors[0]["path"].endswith("b-zero.pdf")
+    assert main(argv) == 0 and "already complete" in capsys.readouterr().out
+
+
+def test_documents_are_bounded_in_what_they_expand_to(model, tmp_path, monkeypatch):
+    import docx
+
+    d = tmp_path / "d"
+    d.mkdir()
+    bomb = d / "bomb.docx"
+    document = docx.Document()
+    document.add_paragraph("价格战")
+    document.save(bomb)
+    with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("word/media/pad.bin", b"\0" * (20 * 2**20))  # 20 MiB of zeros in about 20 KiB
+    (d / "long.txt").write_text("研发" * 200, encoding="utf-8")
+    (d / "ok.txt").write_text("加大研发投入。", encoding="utf-8")
+    monkeypatch.setattr(data.formats, "MAX_TEXT_CHARS", 300)
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    assert [r["text"] for r in read_rows(out)] == ["加大研发投入。"]
+    errors = {Path(e["path"]).name: e["error"] for e in map(json.loads, out.with_name("o.jsonl.errors.jsonl").open())}
+    assert "MiB" in errors["bomb.docx"] and "x its size; limits" in errors["bomb.docx"]
+    assert "more than 300 characters" in errors["long.txt"]
+
+
+def test_globs_and_folders_do_not_follow_symlink_loops(model, tmp_path):
+    d = _docs(tmp_path / "d")
+    (d / "sub").mkdir()
+    (d / "sub" / "b.txt").write_text("推动产业升级。", encoding="utf-8")
+    os.symlink(".", d / "self")
+    os.symlink("..", d / "sub" / "up")
+    for inputs in ([f"{d}/**/*.txt"], [str(d)]):
+        out = tmp_path / "o.jsonl"
+        assert main(["label", "--model", str(model), *inputs, "--out", str(out), "--quiet", "--overwrite"]) == 0
+        assert sorted({Path(r["source"]).name for r in read_rows(out)}) == ["a.txt", "b.txt"]
+        assert len(read_rows(out)) == 3
+
+
+def test_an_unreadable_folder_is_reported(model, tmp_path, monkeypatch, capsys):
+    d = _docs(tmp_path / "d")
+    (d / "locked").mkdir()
+    (d / "locked" / "x.txt").write_text("研发。", encoding="utf-8")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as for a folder without read permission (the tests may run as root)
+        if isinstance(path, str | os.PathLike) and Path(path).name == "locked":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    errors = [json.loads(x) for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
+    assert len(errors) == 1 and errors[0]["path"].endswith("locked") and "Permission denied" in errors[0]["error"]
+    capsys.readouterr()
+    assert main(["label", "--model", str(model), str(d / "locked"), "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert "locked: cannot read (Permission denied)" in capsys.readouterr().err
+
+
+def test_relabeling_with_a_retrained_model_names_it(model, tmp_path, capsys):
+    run = _copy_model(model, tmp_path / "run")
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(run), str(_docs(tmp_path / "d")), "--out", str(out), "--quiet"]) == 0
+    card = json.loads((run / "model" / "model.json").read_text())
+    card["thresholds"]["innovation"] = 0.9
+    (run / "model" / "model.json").write_text(json.dumps(card))
+    capsys.readouterr()
+    assert main(["label", "--model", str(run), str(tmp_path / "d"), "--out", str(out), "--quiet"]) == 2
+    assert "an earlier version of the model in" in capsys.readouterr().err
+
+
+def test_training_data_with_one_theme_warns_that_macro_f1_covers_it_alone(tmp_path, capsys):
+    rows = [dict(r, labels=["innovation"] if r["labels"] else []) for r in make_rows()]
+    data = write_jsonl(tmp_path / "one-theme.jsonl", rows)
+    assert (
+        main(["train", "--model", "tfidf-nb", "--data", str(data), "--out", str(tmp_path / "r"), "--n-boot", "10"]) == 0
+    )
+    err = capsys.readouterr().err
+    assert "price_competition, industrial_upgrading: no paragraph of the train split has it" in err
