@@ -112,7 +112,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     print(
         f"pretrained {'from ' + args.from_ if args.from_ else 'from scratch'} on {record['paragraphs']} "
         f"paragraphs ({record['tokens']:,} tokens, {record['parameters']:,} parameters, {record['steps']} steps) "
-        f"in {record['seconds']:.0f}s; MLM loss {record['first_loss']} -> {record['final_loss']}; "
+        f"in {record['seconds']:.0f}s; MLM loss {_losses(record)}; "
         f"checkpoint: {args.out} (use it with --backbone)"
     )
     return 0
@@ -137,6 +137,11 @@ def cmd_import_encoder(args: argparse.Namespace) -> int:
         f"{record['bytes'] / 2**20:.0f} MiB) in {record['seconds']:.0f}s: {args.out} (use it with --backbone)"
     )
     return 0
+
+
+def _losses(record: dict) -> str:
+    first, last = record.get("first_loss"), record.get("final_loss")
+    return f"{first:.3f} -> {last:.3f}" if first is not None else f"{last:.3f}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -344,3 +344,22 @@ def test_bucketed_inference_equals_one_text_at_a_time(trained):
             plain.append(np.max([torch.sigmoid(model.model_(input_ids=w).logits)[0].numpy() for w in windows], 0))
     assert np.abs(bucketed - np.array(plain)).max() < 1e-5
     assert (model.score(model.prepare(texts)) == bucketed).all()
+
+
+def test_two_pretraining_runs_give_identical_checkpoints(tmp_path):
+    """Separate processes (each with its own hash seed): same corpus and settings, same bytes."""
+    corpus = write_jsonl(tmp_path / "c.jsonl", make_rows(n_docs=16))
+    small = ["--vocab-size", "300", "--hidden-size", "32", "--layers", "1", "--heads", "2"]
+    small += ["--intermediate-size", "64", "--max-length", "32", "--batch-size", "4", "--max-steps", "3"]
+    outs = []
+    for i, seed in enumerate(("1", "2")):  # different PYTHONHASHSEED: set and dict orders differ
+        out = tmp_path / f"enc{i}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        cmd = [sys.executable, "-m", "policytheme.cli", "pretrain", "--corpus", str(corpus), "--out", str(out), *small]
+        assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+        outs.append(out)
+    for name in ("model.safetensors", "tokenizer.json", "vocab.txt"):
+        if (outs[0] / name).exists():
+            assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    records = [json.loads((o / "pretrain.json").read_text()) for o in outs]
+    assert records[0]["tokens"] == records[1]["tokens"] and records[0]["final_loss"] == records[1]["final_loss"]

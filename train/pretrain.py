@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,25 +53,42 @@ def corpus_paragraphs(inputs: list[str], min_chars: int = 8) -> Iterator[str]:
                 yield p
 
 
+def wordpiece_vocabulary(words: Counter, vocab_size: int, max_piece: int = 12) -> list[str]:
+    """A WordPiece vocabulary chosen deterministically from word counts.
+
+    Every character seen (word-initial and ``##`` continuation) is kept, so any text of the corpus's
+    scripts can be spelled; the rest of the room goes to the word pieces that save the most tokens
+    (occurrences x (length - 1)), ties broken by the piece itself. Unlike the ``tokenizers`` trainer, whose
+    merges break ties in hash order, the same corpus always gives the same vocabulary.
+    """
+    gain: Counter = Counter()
+    alphabet: set[str] = set()
+    for word, n in words.items():
+        for i in range(len(word)):
+            alphabet.add(word[i] if i == 0 else "##" + word[i])
+            for j in range(i + 2, min(len(word), i + max_piece) + 1):
+                gain[word[i:j] if i == 0 else "##" + word[i:j]] += n * (j - i - 1)
+    chars = sorted(alphabet)
+    room = max(0, vocab_size - len(SPECIAL_TOKENS) - len(chars))
+    pieces = sorted((p for p, g in gain.items() if g >= 2), key=lambda p: (-gain[p], p))[:room]
+    return SPECIAL_TOKENS + chars + sorted(pieces)
+
+
 def train_tokenizer(texts, vocab_size: int, model_max_length: int = 512):
-    """A WordPiece tokenizer (lower-cased, CJK characters split) trained on ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """A WordPiece tokenizer (lower-cased, CJK characters split), its vocabulary chosen from ``texts``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words: Counter = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    vocab = wordpiece_vocabulary(words, vocab_size)
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(
-        texts,
-        trainers.WordPieceTrainer(
-            vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, min_frequency=2, show_progress=False
-        ),
-    )
-    # The trainer finds the same vocabulary every time but numbers it in hash order, which differs between
-    # processes; numbered in sorted order (special tokens first), the same corpus gives the same ids.
-    found = sorted(t for t in tok.get_vocab() if t not in SPECIAL_TOKENS)
-    tok.model = models.WordPiece({t: i for i, t in enumerate(SPECIAL_TOKENS + found)}, unk_token="[UNK]")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
