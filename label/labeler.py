@@ -248,7 +248,9 @@ def _run(
             errors = store.manifest["errors"]
             store.discard()
             where = str(files[0]) if len(files) == 1 else f"{len(files)} inputs"
-            why = f" ({errors[0]['error']}{f'; and {len(errors) - 1} more' if len(errors) > 1 else ''})" if errors else ""
+            why = (
+                f" ({errors[0]['error']}{f'; and {len(errors) - 1} more' if len(errors) > 1 else ''})" if errors else ""
+            )
             raise DataError([f"{where}: no paragraphs to label{why}"])
         bar.update(bar.total - bar.n)
         store.manifest["peak_memory"] = peak_memory()  # of the process that finished the run

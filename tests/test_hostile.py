@@ -139,7 +139,7 @@ CASES = {
             "--model",
             "tfidf-nb",
             "--data",
-            _file(t / "b.jsonl", b'not json\n'),
+            _file(t / "b.jsonl", b"not json\n"),
             "--out",
             t / "r",
         ],
