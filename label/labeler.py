@@ -148,6 +148,7 @@ def label_corpus(
     engine: str = "local",
     workers: int = 0,
     progress: bool = True,
+    evidence: bool = False,
 ) -> LabelSummary:
     """Label every paragraph of ``inputs`` with the model in ``model`` (a run or model folder) into ``out``.
 
@@ -172,6 +173,7 @@ def label_corpus(
     identity = {
         "model": {"path": str(folder), "kind": loaded.kind, "sha256": folder_sha256(folder)},
         "inputs": input_identity(files),
+        "evidence": evidence,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     with OutputLock(out):
@@ -239,7 +241,9 @@ def _run(
     try:
         for rows, scores, errors, cursor in scored:
             now = time.perf_counter()
-            commit = writer.submit(store.commit, rows, scores, model.decide(scores), cursor, errors, now - last)
+            on = model.decide(scores)
+            ev = model.explain([r.text for r in rows]) if store.evidence and rows else None
+            commit = writer.submit(store.commit, rows, scores, on, cursor, errors, now - last, ev)
             pending.append((commit, cursor, len(rows)))
             last = now
             settle(wait_all=False)  # the model goes on with the next chunk while this one is written

@@ -85,75 +85,92 @@ class OutputLock:
             return "?"
 
 
-def _schema(labels: list[str]):
+def _schema(labels: list[str], evidence: bool = False):
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("doc_id", pa.string()),
-            ("paragraph", pa.int64()),
-            ("source", pa.string()),
-            ("start", pa.int64()),
-            ("end", pa.int64()),
-            ("text", pa.string()),
-            ("labels", pa.list_(pa.string())),
-            ("scores", pa.struct([(lab, pa.float32()) for lab in labels])),
-        ]
-    )
+    fields = [
+        ("doc_id", pa.string()),
+        ("paragraph", pa.int64()),
+        ("source", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("text", pa.string()),
+        ("labels", pa.list_(pa.string())),
+        ("scores", pa.struct([(lab, pa.float32()) for lab in labels])),
+    ]
+    if evidence:
+        fields.append(("evidence", pa.struct([(lab, pa.list_(pa.string())) for lab in labels])))
+    return pa.schema(fields)
 
 
-def encode_part(fmt: str, labels: list[str], rows: list[Paragraph], scores: np.ndarray, on: np.ndarray) -> bytes:
-    """One part's bytes: JSON lines, CSV rows (the header goes only into the joined file) or a Parquet file."""
+def encode_part(
+    fmt: str,
+    labels: list[str],
+    rows: list[Paragraph],
+    scores: np.ndarray,
+    on: np.ndarray,
+    evidence: list[dict] | None = None,
+) -> bytes:
+    """One part's bytes: JSON lines, CSV rows (the header goes only into the joined file) or a Parquet file.
+
+    ``evidence``: per row, the phrases behind each theme it is labeled with (``label --evidence``)."""
     chosen = [[lab for lab, x in zip(labels, o) if x] for o in on]
+    ev = [{lab: e.get(lab, []) for lab in c} for c, e in zip(chosen, evidence)] if evidence is not None else None
     if fmt == ".jsonl":
-        return "".join(
-            json.dumps(
-                {
-                    "doc_id": r.doc_id,
-                    "paragraph": r.paragraph,
-                    "source": r.source,
-                    "start": r.start,
-                    "end": r.end,
-                    "text": r.text,
-                    "labels": c,
-                    "scores": {lab: round(float(s), 6) for lab, s in zip(labels, sc)},
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-            for r, c, sc in zip(rows, chosen, scores)
-        ).encode("utf-8")
+        out = []
+        for i, (r, c, sc) in enumerate(zip(rows, chosen, scores)):
+            row = {
+                "doc_id": r.doc_id,
+                "paragraph": r.paragraph,
+                "source": r.source,
+                "start": r.start,
+                "end": r.end,
+                "text": r.text,
+                "labels": c,
+                "scores": {lab: round(float(s), 6) for lab, s in zip(labels, sc)},
+            }
+            if ev is not None:
+                row["evidence"] = ev[i]
+            out.append(json.dumps(row, ensure_ascii=False) + "\n")
+        return "".join(out).encode("utf-8")
     if fmt == ".csv":
         buf = io.StringIO()
         csv.writer(buf).writerows(
-            [r.doc_id, r.paragraph, r.source, r.start, r.end, r.text, ";".join(c)] + [f"{s:.6f}" for s in sc]
-            for r, c, sc in zip(rows, chosen, scores)
+            [r.doc_id, r.paragraph, r.source, r.start, r.end, r.text, ";".join(c)]
+            + [f"{s:.6f}" for s in sc]
+            + ([_evidence_cell(ev[i])] if ev is not None else [])
+            for i, (r, c, sc) in enumerate(zip(rows, chosen, scores))
         )
         return buf.getvalue().encode("utf-8")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table(
-        {
-            "doc_id": [r.doc_id for r in rows],
-            "paragraph": [r.paragraph for r in rows],
-            "source": [r.source for r in rows],
-            "start": [r.start for r in rows],
-            "end": [r.end for r in rows],
-            "text": [r.text for r in rows],
-            "labels": chosen,
-            "scores": [dict(zip(labels, map(float, sc))) for sc in scores],
-        },
-        schema=_schema(labels),
-    )
+    columns = {
+        "doc_id": [r.doc_id for r in rows],
+        "paragraph": [r.paragraph for r in rows],
+        "source": [r.source for r in rows],
+        "start": [r.start for r in rows],
+        "end": [r.end for r in rows],
+        "text": [r.text for r in rows],
+        "labels": chosen,
+        "scores": [dict(zip(labels, map(float, sc))) for sc in scores],
+    }
+    if ev is not None:
+        columns["evidence"] = [{lab: e.get(lab, []) for lab in labels} for e in ev]
+    table = pa.table(columns, schema=_schema(labels, ev is not None))
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
 
 
-def csv_header(labels: list[str]) -> str:
+def _evidence_cell(ev: dict[str, list[str]]) -> str:
+    """``innovation: 研发投入 | 核心技术; industrial_upgrading: 高端化``"""
+    return "; ".join(f"{lab}: {' | '.join(found)}" for lab, found in ev.items())
+
+
+def csv_header(labels: list[str], evidence: bool = False) -> str:
     columns = ["doc_id", "paragraph", "source", "start", "end", "text", "labels"]
-    return ",".join(columns + [f"score_{lab}" for lab in labels])
+    return ",".join(columns + [f"score_{lab}" for lab in labels] + (["evidence"] if evidence else []))
 
 
 class PartStore:
@@ -167,6 +184,7 @@ class PartStore:
         self.errors_file = out.with_name(out.name + ".errors.jsonl")
         self.partial = out.with_name(f".{out.name}.partial")  # the joined output until it is renamed into place
         self.identity = identity  # model and inputs: what a resumed or finished run must match
+        self.evidence = bool(identity.get("evidence"))  # rows carry an evidence column
         self.manifest: dict = {}
         self.broken = False  # a commit failed: nothing more may be committed
 
@@ -228,6 +246,9 @@ class PartStore:
             raise OutputError(
                 [f"{self.out}: {what} was labeled by {which}; choose another --out, or pass --overwrite to replace it"]
             )
+        if bool(manifest.get("evidence")) != self.evidence:
+            was = "with" if manifest.get("evidence") else "without"
+            raise OutputError([f"{self.out}: {what} was labeled {was} --evidence; pass --overwrite to label again"])
         if manifest.get("inputs") != self.identity["inputs"]:
             then, now = len(manifest.get("inputs", [])), len(self.identity["inputs"])
             raise OutputError(
@@ -246,7 +267,14 @@ class PartStore:
         return self.dir / f"part-{number:06d}{self.fmt}"
 
     def commit(
-        self, rows: list[Paragraph], scores: np.ndarray, on: np.ndarray, cursor: tuple, errors: list, seconds: float
+        self,
+        rows: list[Paragraph],
+        scores: np.ndarray,
+        on: np.ndarray,
+        cursor: tuple,
+        errors: list,
+        seconds: float,
+        evidence: list[dict] | None = None,
     ) -> None:
         """Make ``rows`` (and the errors met before ``cursor``) durable; then the stream may go past them.
 
@@ -256,7 +284,9 @@ class PartStore:
         try:
             m = json.loads(json.dumps(self.manifest))  # changed only once the part is on disk
             if rows:
-                write_file(self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on))
+                write_file(
+                    self.part_path(len(m["parts"])), encode_part(self.fmt, self.labels, rows, scores, on, evidence)
+                )
                 m["parts"].append(len(rows))
             m["cursor"] = list(cursor)
             m["paragraphs"] += len(rows)
@@ -310,13 +340,13 @@ class PartStore:
         if self.fmt == ".parquet":
             import pyarrow.parquet as pq
 
-            with pq.ParquetWriter(tmp, _schema(self.labels)) as writer:
+            with pq.ParquetWriter(tmp, _schema(self.labels, self.evidence)) as writer:
                 for p in parts:  # one part in memory at a time
                     writer.write_table(pq.read_table(p))
             return
         with open(tmp, "wb") as f:
             if self.fmt == ".csv":
-                f.write((csv_header(self.labels) + "\r\n").encode("utf-8"))
+                f.write((csv_header(self.labels, self.evidence) + "\r\n").encode("utf-8"))
             for p in parts:
                 with open(p, "rb") as src:
                     shutil.copyfileobj(src, f)

@@ -64,6 +64,11 @@ class ThemeModel:
     def _load_weights(self, directory: Path) -> None:
         raise NotImplementedError
 
+    def explain(self, texts: Sequence[str], k: int = 3) -> list[dict[str, list[str]]]:
+        """Per text and theme, up to ``k`` phrases of the text that raised the theme's score most
+        (``models.evidence``); empty lists for a model that cannot say."""
+        return [{lab: [] for lab in self.labels} for _ in texts]
+
     def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]] | None:
         """Per theme, the ``k`` input features that weigh most for it, with their weights; None for models
         without one weight per feature (a transformer)."""

@@ -155,6 +155,7 @@ class TrainConfig:
     eval_langs: list[str] | None = None  # report the test split of these languages only
     resume: bool = False
     model_params: dict = field(default_factory=dict)  # every parameter of the model, defaults resolved
+    codebook: str | None = None  # the themes (a labels.json-style file); None: the shipped three
 
     @classmethod
     def read(cls, path: str | Path) -> TrainConfig:

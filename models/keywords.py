@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from models.base import ModelError, ThemeModel
+from models.evidence import phrases
 
 LEXICON_PATH = Path(__file__).with_name("keywords.json")
 LEXICON_FILE = "lexicon.json"  # the lexicon a saved model uses, inside its folder (the folder travels alone)
@@ -75,6 +76,14 @@ class KeywordModel(ThemeModel):
         hits = np.array([[len(m) for m in self.matches(t)] for t in texts], dtype=np.float32)
         hits = hits.reshape(len(texts), len(self.labels))
         return hits / (hits + 1)
+
+    def explain(self, texts: Sequence[str], k: int = 3) -> list[dict[str, list[str]]]:
+        """The cues found, as they are written in the text."""
+        out = []
+        for text in texts:
+            found = self.matches(text)
+            out.append({lab: phrases(text, [(c, 1.0) for c in cues], k) for lab, cues in zip(self.labels, found)})
+        return out
 
     def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]]:
         """Per theme, its first ``k`` cues (all weigh the same)."""

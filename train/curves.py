@@ -69,7 +69,7 @@ def learning_curve(
     """
     if not fractions or any(not 0 < f <= 1 for f in fractions):
         raise ModelError("fractions must be in (0, 1]")
-    labels = label_ids()
+    labels = label_ids(config.codebook)
     sources = _sources(config, labels)
     parts = combine(sources)
     train, dev, test = sources[0].parts["train"], parts["dev"], parts["test"]
@@ -109,7 +109,7 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     """
     if folds < 2:
         raise ModelError("cross-validation needs at least 2 folds")
-    labels = label_ids()
+    labels = label_ids(config.codebook)
     sources = _sources(config, labels)
     first = sources[0]
     parts = combine(sources)

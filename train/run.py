@@ -55,7 +55,7 @@ def train(
 
     ``run_dir=None`` trains without writing (the other processes of a distributed run).
     """
-    schema = load_schema()
+    schema = load_schema(config.codebook)
     labels = [lab["id"] for lab in schema]
     sources = read_sources(
         data_paths(config.data), labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed

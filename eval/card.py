@@ -1,0 +1,95 @@
+"""A model card (``MODEL_CARD.md``) from a run's files: training data, test metrics with intervals, limits, use.
+
+Built from ``run.json``, ``config.json`` and the run's ``metrics*.json`` (never by running the model), so
+the card says exactly what the files measured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from models.folders import RunFolder, read_json
+
+INTENDED_USE = (
+    "Labeling paragraphs of industrial-policy documents (government work reports, plans, State Council "
+    "opinions, news and analysis; Chinese best, English and other languages weaker) with the themes of the "
+    "project's codebook, for research that reads the labels as measurements with known error: counts and "
+    "shares over many paragraphs, trends, comparisons, and finding paragraphs to read."
+)
+LIMITS = [
+    "Scores are for paragraphs like the training data: Chinese government work reports (real) and written "
+    "paragraphs in six languages. Other genres, decades or languages may score lower: label a few hundred of "
+    "your own paragraphs (`policytheme annotate`) and evaluate before relying on it.",
+    "Price competition is rare in real reports; its real-test figure rests on very few paragraphs (see n).",
+    "A label is a decision at a tuned threshold, not a fact; the score column keeps the evidence strength.",
+    "Not for decisions about individuals or organisations; not a substitute for reading the text.",
+]
+
+
+def _f(x) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _ci(m: dict) -> str:
+    ci = m.get("ci", {}).get("macro_f1") or m.get("ci", {})
+    return f"[{_f(ci.get('low'))}, {_f(ci.get('high'))}]" if ci.get("low") is not None else ""
+
+
+def _metrics_section(name: str, m: dict) -> list[str]:
+    d = m.get("data", {})
+    out = [
+        f"### {name}",
+        "",
+        f"{m.get('n', d.get('paragraphs', '?'))} paragraphs of `{Path(d.get('path', '?')).name}`"
+        + (f" ({d['split']} split)" if d.get("split") else "")
+        + f"; macro-F1 **{_f(m['macro_f1'])}** {_ci(m)}, micro-F1 {_f(m.get('micro_f1'))}.",
+        "",
+        "| theme | n | precision | recall | F1 [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for lab, v in m["per_label"].items():
+        ci = v.get("ci", {})
+        interval = f" [{_f(ci.get('low'))}, {_f(ci.get('high'))}]" if ci.get("low") is not None else ""
+        out.append(f"| {lab} | {v['support']} | {_f(v['precision'])} | {_f(v['recall'])} | {_f(v['f1'])}{interval} |")
+    langs = m.get("per_language", {})
+    if len(langs) > 1:
+        out += ["", "| language | n | macro-F1 [95% CI] |", "|---|---|---|"]
+        out += [f"| {lang} | {v['n']} | {_f(v['macro_f1'])} {_ci(v)} |" for lang, v in langs.items()]
+    return out + [""]
+
+
+def model_card(run: str | Path, title: str | None = None) -> str:
+    """The Markdown model card of a run folder."""
+    folder = RunFolder.open(run)
+    record, config = folder.record(), folder.config()
+    data = [record["data"], *record["data"].get("with", [])]
+    lines = [
+        f"# Model card: {title or folder.path.name}",
+        "",
+        f"- **Model**: `{config.model}` ({record.get('model_bytes', 0) / 1e6:,.1f} MB), parameters "
+        f"`{ {k: v for k, v in config.model_params.items() if k not in ('seed',)} }`",
+        "- **Trained on**: "
+        + "; ".join(
+            f"`{Path(d['path']).name}` ({d['paragraphs']:,} paragraphs, sha256 {d['sha256'][:12]})" for d in data
+        )
+        + f". Thresholds tuned on the dev split of `{Path(data[0]['path']).name}`; split seed {config.seed}.",
+        f"- **Created**: {record.get('created', '?')}, git {((record.get('git') or {}).get('commit') or '?')[:12]}; "
+        f"libraries: {', '.join(f'{k} {v}' for k, v in record.get('libraries', {}).items() if v)}.",
+        "",
+        "## Intended use",
+        "",
+        INTENDED_USE,
+        "",
+        "## Test metrics",
+        "",
+        "Each test split holds whole documents never seen in training or tuning; intervals are 95% bootstrap "
+        "intervals over paragraphs.",
+        "",
+    ]
+    for path in sorted(folder.path.glob("metrics*.json"), key=lambda p: (p.name != "metrics.json", p.name)):
+        m = read_json(path)
+        d = m.get("data", {})
+        name = Path(d.get("path", path.stem)).stem + (f", {d['split']} split" if d.get("split") else "")
+        lines += _metrics_section(name, m)
+    lines += ["## Limits", ""] + [f"- {x}" for x in LIMITS] + [""]
+    return "\n".join(lines)

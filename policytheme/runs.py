@@ -1,0 +1,92 @@
+"""A complete run folder in one call: train, score every test split, write the model card.
+
+Shared by ``policytheme train`` and the default model's build, so both make the same folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from eval.card import model_card
+from eval.evaluate import default_predictions, evaluate_model, write_evaluation
+from models.folders import write_file
+from train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
+
+
+def train_and_score(
+    config: TrainConfig, n_boot: int = 1000, overwrite: bool = False, progress: bool = True, barrier=None
+) -> tuple[TrainResult, list[tuple[str, dict]]]:
+    """Train ``config`` into its run folder and score the test split of each data file (the first one's as
+    ``metrics.json``, the others' as ``metrics-<stem>-test.json``). Returns the result and, per scored test
+    split, (file name, metrics). ``barrier`` is called before the work folder goes (distributed runs)."""
+    work = work_dir_for(config.out)
+    if not config.resume and (work / "checkpoints").exists():
+        shutil.rmtree(work / "checkpoints")
+    with staged(config.out, overwrite=overwrite or config.resume) as staging:
+        result = train(config, staging, work, progress=progress)
+        cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
+        scored = []
+        for i, source in enumerate(result.sources):
+            test = result.parts["test"] if i == 0 else select_test(source.parts["test"], config.eval_langs)
+            if not test:
+                continue
+            info = {"path": source.path, "sha256": source.sha256, "split": "test", "langs": config.eval_langs}
+            m, rows = evaluate_model(result.model, test, info, n_boot=n_boot, seed=config.seed)
+            m = {"run": result.record["name"], "model": config.model, **m, **cost}
+            name = "metrics.json" if i == 0 else f"metrics-{Path(source.path).stem}-test.json"
+            write_evaluation(m, rows, staging / name, default_predictions(staging / name))
+            scored.append((Path(source.path).name, m))
+        card = model_card(staging, title=Path(config.out).name)
+        write_file(staging / "MODEL_CARD.md", card)
+        write_file(staging / "model" / "MODEL_CARD.md", card)  # a model folder travels alone, with its card
+    if barrier:
+        barrier()
+    shutil.rmtree(work, ignore_errors=True)
+    return result, scored
+
+
+def retrain_on_labels(labels: Path, codebook: str | None, work: Path, current: Path | None = None) -> tuple[Path, dict]:
+    """A model retrained on a user's labels (``annotate``), and its gain on their held-out labels.
+
+    One answer in five (by a hash of its id, so the same ones every time) is held out; the rest train,
+    together with the shipped data when the themes are the shipped ones (its real dev split tunes the
+    thresholds). Reports macro-F1 on the held-out answers of the model in use before and of the new one.
+    """
+    import hashlib
+
+    import numpy as np
+
+    from data.records import DEFAULT_DATA, DataError, label_ids, read_examples, to_matrix, write_examples
+    from eval.metrics import macro_f1
+    from models import load_model
+
+    themes = label_ids(codebook)
+    rows = read_examples(labels, themes)
+    held = [r for r in rows if int(hashlib.sha256(r.id.encode()).hexdigest(), 16) % 5 == 0]
+    rest = [r for r in rows if r not in held]
+    if len(rest) < 10:
+        raise DataError([f"{labels}: {len(rows)} answers; retraining needs at least 12"])
+    for r in rest:
+        r.extra["split"] = "train"  # every answer that is not held out trains
+    work.mkdir(parents=True, exist_ok=True)
+    train_file = work / "labels-train.jsonl"
+    write_examples(rest, train_file)
+    data = [*DEFAULT_DATA, str(train_file)] if codebook is None else [str(train_file)]
+    out = work / f"model-{len(rows):05d}"
+    config = TrainConfig(model="tfidf-logreg", out=str(out), data=data, codebook=codebook)
+    with staged(out, overwrite=True) as staging:
+        train(config, staging, work / ".work", progress=False)
+    shutil.rmtree(work / ".work", ignore_errors=True)
+
+    def score(model_dir: Path | None) -> float | None:
+        if model_dir is None or not held:
+            return None
+        m = load_model(model_dir)
+        if set(m.labels) != set(themes):
+            return None
+        pred = m.predict([r.text for r in held])[:, [m.labels.index(t) for t in themes]]
+        return float(macro_f1(to_matrix(held, themes), np.asarray(pred)))
+
+    report = {"labels": len(rest), "held_out": len(held), "before": score(current), "after": score(out)}
+    return out, {**report, "model": str(out)}
