@@ -55,12 +55,10 @@ class TfidfModel(ThemeModel):
     def _vectorizer(self) -> FeatureUnion:
         p = self.params
         common = {"sublinear_tf": True, "min_df": p["min_df"], "max_features": p["max_features"], "dtype": np.float32}
-        return FeatureUnion(
-            [
-                ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]), **common)),
-                ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]), **common)),
-            ]
-        )
+        parts = [("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]), **common))]
+        if p["word_ngrams"]:  # [] leaves word n-grams out (Chinese has no spaces: its "words" are whole clauses)
+            parts.insert(0, ("word", TfidfVectorizer(analyzer="word", ngram_range=tuple(p["word_ngrams"]), **common)))
+        return FeatureUnion(parts)
 
     def _classifier(self, y: np.ndarray):
         p = self.params
