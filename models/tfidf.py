@@ -1,5 +1,6 @@
-"""TF-IDF baselines: word and character n-grams (Chinese works without a segmenter), one classifier per
-theme. Saved with skops and loaded with an explicit allow-list of types, never with pickle.
+"""TF-IDF baselines: character n-grams (Chinese works without a segmenter; word n-grams on request), with
+the keyword method's cue counts as extra features, one classifier per theme, each clause of a paragraph
+scored and the best kept. Saved with skops and loaded with an explicit allow-list of types, never pickle.
 
 - ``tfidf-logreg``: logistic regression, class-balanced.
 - ``tfidf-svm``: linear SVM, class-balanced, probabilities calibrated by cross-validated Platt scaling.
@@ -24,6 +25,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from models.base import ModelError, ThemeModel
 from models.clauses import explode, max_pool
 from models.evidence import phrases
+from models.keywords import KeywordModel
 from models.ngrams import CharNgramTfidf
 
 WEIGHTS_FILE = "model.skops"
@@ -44,10 +46,11 @@ class TfidfModel(ThemeModel):
         "C": 4.0,
         "alpha": 0.3,
         "char_ngrams": [1, 4],
-        "word_ngrams": [1, 2],
+        "word_ngrams": [],  # e.g. [1, 2]; none by default: measured on real paragraphs (README)
         "min_df": 2,
         "max_features": 200_000,
         "clauses": True,  # score each clause, keep the maximum (models/clauses.py); measured in the README
+        "cues": 0.3,  # > 0: the keyword method's cue counts per theme as features, at this scale (0: none)
         "seed": 0,
     }
     choices = {"classifier": ("logreg", "svm", "nb")}
@@ -79,14 +82,16 @@ class TfidfModel(ThemeModel):
         """Fit on ``texts``; ``dev`` and training options (work folder, resume) are not needed here."""
         y = np.asarray(y)
         texts = list(texts)
+        self.fast_ = None
         if len(texts) < max(2, self.params["min_df"]):
             raise ModelError(
                 f"{len(texts)} training paragraph(s): TF-IDF needs at least {max(2, self.params['min_df'])} "
                 "(its n-grams must occur in min_df paragraphs)"
             )
         try:
-            self.vectorizer_, self.fast_ = self._vectorizer(), None
-            x = self.vectorizer_.fit_transform(texts)
+            self.vectorizer_ = self._vectorizer()
+            self.vectorizer_.fit(texts)
+            x = self.features(texts)  # whole paragraphs train; clauses are scored (``clauses``)
         except ValueError as e:  # e.g. an empty vocabulary on a tiny corpus
             raise ModelError(f"cannot build TF-IDF features from {len(texts)} training paragraphs: {e}") from None
         self.estimators_: list = []
@@ -104,17 +109,29 @@ class TfidfModel(ThemeModel):
             self.constant_.append(-1.0)
         return self
 
-    def prepare(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray | None, int]:
-        """TF-IDF features of the texts (or of their clauses, with the text of each clause), as
-        ``vectorizer_.transform`` gives them; character n-grams by the fast exact path."""
+    def features(self, pieces: list[str]) -> sp.csr_matrix:
+        """TF-IDF of ``pieces`` as ``vectorizer_.transform`` gives it (character n-grams by the fast exact
+        path), and with ``cues`` > 0 the keyword method's cue counts per theme, scaled."""
         if getattr(self, "fast_", None) is None:
             self.fast_ = [
                 CharNgramTfidf(vec) if CharNgramTfidf.supports(vec) else vec
                 for _, vec in self.vectorizer_.transformer_list
             ]
+        blocks = [vec.transform(pieces) for vec in self.fast_]
+        if self.params["cues"]:
+            if getattr(self, "keywords_", None) is None:
+                self.keywords_ = KeywordModel(self.labels)
+            counts = [[len(m) for m in self.keywords_.matches(t)] for t in pieces]
+            blocks.append(
+                sp.csr_matrix(np.asarray(counts, dtype=np.float32).reshape(len(pieces), -1) * self.params["cues"])
+            )
+        return sp.hstack(blocks, format="csr")
+
+    def prepare(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray | None, int]:
+        """Features of the texts (or of their clauses, with the text of each clause), for ``score``."""
         texts = list(texts)
         pieces, owner = explode(texts) if self.params["clauses"] else (texts, None)
-        return sp.hstack([vec.transform(pieces) for vec in self.fast_], format="csr"), owner, len(texts)
+        return self.features(pieces), owner, len(texts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.score(self.prepare(texts))
@@ -154,6 +171,8 @@ class TfidfModel(ThemeModel):
     def _names(self) -> list[str]:
         if getattr(self, "names_", None) is None:
             self.names_ = [str(nm).split("__", 1)[1] for nm in self.vectorizer_.get_feature_names_out()]
+            if self.params["cues"]:  # the cue-count features: a theme's cues are found by the keyword model
+                self.names_ += [f"\0cues:{lab}" for lab in self.labels]
         return self.names_
 
     def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]]:
@@ -163,7 +182,7 @@ class TfidfModel(ThemeModel):
         averaged over its calibration folds, and naive Bayes' difference of log weights between the
         theme and its absence. They rank features within one model, not across models.
         """
-        names = self.vectorizer_.get_feature_names_out()
+        names = self._names()
         out = {}
         for lab, clf in zip(self.labels, self.estimators_):
             if clf is None:
@@ -220,7 +239,7 @@ class TfidfModel(ThemeModel):
             state["estimators"],
             state["constant"],
         )
-        self.fast_ = self.names_ = None
+        self.fast_ = self.names_ = self.keywords_ = None
         for (_, vec), terms in zip(self.vectorizer_.transformer_list, state["terms"]):
             vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
 

@@ -151,7 +151,7 @@ class TransformerModel(ThemeModel):
         "max_pos_weight": 10.0,  # cap on the loss weight of a rare theme's positives
         "seed": 0,
         "token_budget": 0,  # padded tokens per inference batch; 0: 1,024 on CPU, 131,072 on a GPU
-        "freeze_embeddings": True,  # the token embedding table stays as pretrained (2.2x faster on a CPU)
+        "freeze_embeddings": True,  # the token embedding table stays as pretrained (faster, less memory: README)
         "train_layers": 0,  # train only the top N encoder layers (and the head); 0: all
     }
 

@@ -65,10 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, help="bound the run (CPU); default: whole epochs")
     ap.add_argument("--batch-size", type=int, help="default: 16 on CPU, 64 on a GPU")
     ap.add_argument("--work", type=Path, help="folder for the backbone and the run (default: temporary)")
+    ap.add_argument("--backbone", type=Path, help="a real encoder folder (e.g. from import-encoder) instead")
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--param", action="append", default=[], help="model parameter, e.g. freeze_embeddings=false")
     args = ap.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="ft-bench-"))
-    backbone, run = work / "backbone", work / "run"
-    build_backbone(backbone)
+    backbone, run = args.backbone or work / "backbone", work / "run"
+    if not args.backbone:
+        build_backbone(backbone)
     cmd = [
         sys.executable,
         "-m",
@@ -85,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         str(args.epochs),
         "--n-boot",
         "100",
+        "--max-length",
+        str(args.max_length),
     ]
+    cmd += [x for p in args.param for x in ("--param", p)]
     cmd += ["--max-steps", str(args.max_steps)] if args.max_steps else []
     cmd += ["--batch-size", str(args.batch_size)] if args.batch_size else []
     started = time.perf_counter()
