@@ -214,7 +214,7 @@ def _ngram(entry) -> str:
     feature, weight = entry
     kind, _, term = str(feature).partition("__")
     term = html.escape(term.replace(" ", "·"))
-    term = f"<b>{term}</b>" if kind == "word" else term
+    term = f"<b>{term}</b>" if kind == "word" else f"<i>[{term} cues]</i>" if kind == "cues" else term
     return f'<span class="ngram">{term}<small>{weight:.2f}</small></span>'
 
 

@@ -104,8 +104,39 @@ class ThemeModel:
         model = cls(card.labels, **card.params)
         model.thresholds_ = np.array([card.thresholds[lab] for lab in model.labels], dtype=float)
         model.provenance_ = card.provenance
-        model._load_weights(directory)
+        check_provenance(directory, card)
+        try:
+            model._load_weights(directory)
+        except ModelError as e:  # say which library made the files when it is not the one here
+            raise ModelError(f"{e}{library_note(card)}") from None
         return model
+
+
+def check_provenance(directory: Path, card: ModelCard) -> None:
+    """A model folder's record of what made it agrees with the model: the label schema it was trained on
+    names the same themes, in the same order."""
+    schema = card.provenance.get("labels")
+    if schema and [t.get("id") for t in schema] != card.labels:
+        raise ModelError(
+            f"{directory}/model.json: its label schema ({', '.join(t.get('id', '?') for t in schema)}) and its "
+            f"labels ({', '.join(card.labels)}) disagree; the folder was edited or mixed with another model's"
+        )
+
+
+def library_note(card: ModelCard) -> str:
+    """'; saved with scikit-learn 1.9.1, this is 1.4.0' where the versions differ, else ''."""
+    from importlib import metadata
+
+    saved = card.provenance.get("libraries", {})
+    diffs = []
+    for name in ("scikit-learn", "transformers", "skops"):
+        try:
+            here = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if saved.get(name) and saved[name] != here:
+            diffs.append(f"{name} {saved[name]}, this is {here}")
+    return f" (saved with {'; '.join(diffs)})" if diffs else ""
 
 
 def check_params(kind: str, defaults: dict, choices: dict, params: dict) -> dict:

@@ -164,15 +164,23 @@ class TfidfModel(ThemeModel):
             for t, row in best.items():
                 lo, hi = x.indptr[row], x.indptr[row + 1]
                 cols, contrib = x.indices[lo:hi], x.data[lo:hi] * w[x.indices[lo:hi]]
-                top = np.argsort(-contrib)[:20]
-                out[t][lab] = phrases(pieces[row], [(names[cols[i]], float(contrib[i])) for i in top], k)
+                weighted = []
+                for i in np.argsort(-contrib)[:20]:
+                    kind, _, term = names[cols[i]].partition("__")
+                    if kind == "cues":  # the cue-count feature: the cues of that theme found in the piece
+                        found = self.keywords_.matches(pieces[row])[self.labels.index(term)]
+                        weighted += [(cue, float(contrib[i]) / len(found)) for cue in found]
+                    else:
+                        weighted.append((term, float(contrib[i])))
+                out[t][lab] = phrases(pieces[row], weighted, k)
         return out
 
     def _names(self) -> list[str]:
+        """Feature names: ``char__<n-gram>``, ``word__<n-gram>``, and ``cues__<theme>`` for the cue counts."""
         if getattr(self, "names_", None) is None:
-            self.names_ = [str(nm).split("__", 1)[1] for nm in self.vectorizer_.get_feature_names_out()]
-            if self.params["cues"]:  # the cue-count features: a theme's cues are found by the keyword model
-                self.names_ += [f"\0cues:{lab}" for lab in self.labels]
+            self.names_ = [str(nm) for nm in self.vectorizer_.get_feature_names_out()]
+            if self.params["cues"]:
+                self.names_ += [f"cues__{lab}" for lab in self.labels]
         return self.names_
 
     def top_terms(self, k: int = 15) -> dict[str, list[tuple[str, float]]]:

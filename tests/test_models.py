@@ -9,10 +9,10 @@ from tests.conftest import make_rows
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
 
 
-def _fit(name):
+def _fit(name, **params):
     rows = make_rows()
     y = np.array([[lab in r["labels"] for lab in LABELS] for r in rows], dtype=int)
-    return make_model(name, LABELS).fit([r["text"] for r in rows], y), [r["text"] for r in rows]
+    return make_model(name, LABELS, **params).fit([r["text"] for r in rows], y), [r["text"] for r in rows]
 
 
 @pytest.mark.parametrize("name", ["tfidf-logreg", "tfidf-svm", "tfidf-nb"])
@@ -81,7 +81,37 @@ def test_fast_char_ngrams_equal_scikit_learn(ngrams):
 
 
 def test_prepare_then_score_is_predict_proba():
-    model, texts = _fit("tfidf-logreg")
+    # whole paragraphs, n-grams only: the fast features equal scikit-learn's own
+    model, texts = _fit("tfidf-logreg", clauses=False, cues=0.0)
     slow = np.column_stack([clf.predict_proba(model.vectorizer_.transform(texts))[:, 1] for clf in model.estimators_])
     assert np.allclose(model.score(model.prepare(texts)), slow, atol=1e-6)
     assert np.allclose(model.predict_proba(texts), slow, atol=1e-6)
+
+
+def test_clause_scores_are_the_best_clause_and_cues_count():
+    model, _ = _fit("tfidf-logreg")
+    two = "加大研发投入，突破关键核心技术。居民消费价格涨幅保持稳定。"
+    per_clause = model.predict_proba(["加大研发投入，突破关键核心技术。", "居民消费价格涨幅保持稳定。"])
+    assert np.allclose(model.predict_proba([two])[0], per_clause.max(axis=0), atol=1e-6)
+    x = model.prepare(["价格战"])[0]
+    assert x.shape[1] == len(model._names()) and model._names()[-3:] == [f"cues__{lab}" for lab in LABELS]
+    assert x[0, -3] > 0 and x[0, -1] == 0  # "价格战" is a price cue, not an innovation one
+
+
+def test_a_model_folder_checks_its_own_provenance(tmp_path):
+    import json
+
+    model, texts = _fit("tfidf-logreg")
+    model.provenance_ = {"labels": [{"id": lab} for lab in LABELS], "libraries": {"scikit-learn": "0.0.1"}}
+    model.save(tmp_path)
+    assert load_model(tmp_path).provenance_["labels"][0]["id"] == LABELS[0]
+    card = json.loads((tmp_path / "model.json").read_text())
+    card["provenance"]["labels"] = [{"id": lab} for lab in reversed(LABELS)]
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="label schema .* and its labels .* disagree"):
+        load_model(tmp_path)
+    card["provenance"]["labels"] = [{"id": lab} for lab in LABELS]
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    (tmp_path / "model.skops").write_bytes(b"junk")
+    with pytest.raises(ModelError, match=r"saved with scikit-learn 0\.0\.1, this is"):
+        load_model(tmp_path)
