@@ -7,7 +7,7 @@ Each answer is appended to the labels file and flushed to disk before the page m
 Ctrl-C loses nothing, and the same command resumes where it stopped. The labels file is training data as
 it is (``policytheme train --data my-labels.jsonl ...``). Skips and the order of answers (for undo) are kept
 beside it in ``my-labels.jsonl.session.jsonl``. Undo rewrites the labels file atomically without the last
-answer. The next paragraph is chosen by label/active.py from the current model's scores; every
+answer. The next paragraph is chosen by models/active.py from the current model's scores; every
 ``retrain_every`` answers (or on request) the model is retrained in the background by the ``retrain``
 function the caller gives, which also reports the gain on the user's held-out labels.
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from data.documents import iter_documents
 from data.records import DataError
-from label.active import pick, vectors
+from models.active import pick, vectors
 from models import load_model
 from models.folders import write_file
 

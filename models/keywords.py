@@ -47,17 +47,22 @@ def _pattern(cues: list[str]) -> re.Pattern:
         (r"(?<![A-Za-z])" if _LATIN.match(c) else "") + re.escape(c.lower())
         for c in sorted(set(cues), key=lambda c: (-len(c), c))
     ]
-    return re.compile("|".join(parts))
+    return re.compile("|".join(parts) or r"(?!)")  # no cues: a pattern that never matches
 
 
 class KeywordModel(ThemeModel):
     kind = "keywords"
-    defaults = {"lexicon": None, "seed": 0}  # lexicon: a file of cues (None: the project's own)
+    # lexicon: a file of cues (None: the project's own); partial: themes without cues never match (else an error)
+    defaults = {"lexicon": None, "partial": False, "seed": 0}
 
     def _use(self, cues: dict) -> None:
         missing = [lab for lab in self.labels if lab not in cues]
-        if missing:
-            raise ModelError(f"the keyword lexicon has no cues for {', '.join(missing)}")
+        if missing and not self.params["partial"]:
+            raise ModelError(
+                f"the keyword lexicon has no cues for {', '.join(missing)}; pass --param lexicon=FILE with cues "
+                "for your themes (the shape of models/keywords.json)"
+            )
+        cues = {**{lab: {} for lab in missing}, **cues}
         self.cues_ = {lab: cues[lab] for lab in self.labels}
         self.patterns_ = [_pattern([c for cs in cues[lab].values() for c in cs]) for lab in self.labels]
 

@@ -120,7 +120,7 @@ class TfidfModel(ThemeModel):
         blocks = [vec.transform(pieces) for vec in self.fast_]
         if self.params["cues"]:
             if getattr(self, "keywords_", None) is None:
-                self.keywords_ = KeywordModel(self.labels)
+                self.keywords_ = KeywordModel(self.labels, partial=True)  # your own themes: no cues, count 0
             counts = [[len(m) for m in self.keywords_.matches(t)] for t in pieces]
             blocks.append(
                 sp.csr_matrix(np.asarray(counts, dtype=np.float32).reshape(len(pieces), -1) * self.params["cues"])

@@ -104,14 +104,14 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 def cmd_import_encoder(args: argparse.Namespace) -> int:
     from models.e5_import import import_e5
     from train.pretrain import corpus_paragraphs
-    from train.run import staged_run
+    from train.run import staged
 
     texts = None
     if args.keep_vocab_of:
         texts = list(corpus_paragraphs(args.keep_vocab_of, min_chars=1))
         if not texts:
             raise DataError([f"{' '.join(args.keep_vocab_of)}: no paragraphs to keep the vocabulary of"])
-    with staged_run(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite) as staging:
         record = import_e5(args.source, staging, args.dtype, texts, args.keep_vocab_of)
     cut = record["vocab_cut"]
     vocab = f"{cut['tokens']:,} of {cut['of']:,} tokens" if cut else f"{record['tokenizer_pieces']:,} tokens"

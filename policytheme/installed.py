@@ -38,10 +38,14 @@ def home() -> Path:
 
 
 def default_name() -> str:
-    """``default-<fingerprint>``: the model, its data (sha256) and scikit-learn's version."""
-    key = json.dumps(
-        [DEFAULT_MODEL, [file_sha256(p) for p in DEFAULT_DATA], metadata.version("scikit-learn")], sort_keys=True
-    )
+    """``default-<fingerprint>``: the model with every parameter resolved, its data (sha256), scikit-learn's
+    version and the package's: what would change the model changes the name."""
+    from data.records import label_ids
+    from models import make_model
+
+    params = make_model(DEFAULT_MODEL["model"], label_ids(), **DEFAULT_MODEL["params"]).params
+    versions = [metadata.version("scikit-learn"), metadata.version("policytheme")]
+    key = json.dumps([DEFAULT_MODEL["model"], params, [file_sha256(p) for p in DEFAULT_DATA], versions], sort_keys=True)
     return "default-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

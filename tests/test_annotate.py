@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from label.active import pick, uncertainty, vectors
+from models.active import pick, uncertainty, vectors
 from label.annotate import Session
 from policytheme.cli import main
 from tests.conftest import PHRASES, make_rows, write_jsonl

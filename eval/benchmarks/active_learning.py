@@ -5,7 +5,7 @@
 A simulated annotator answers with the gold labels of the real corpus's training split. Both strategies
 start from a model trained on the written corpus alone (what a user with a new kind of document has),
 then add real labels in batches, retraining after each: ``active`` picks each batch as ``annotate`` does
-(label/active.py: uncertainty across themes, with diversity) from the current model's scores; ``random``
+(models/active.py: uncertainty across themes, with diversity) from the current model's scores; ``random``
 picks uniformly. Thresholds are tuned on the real dev split for both, and each point is scored on the real
 test split. Prints macro-F1 (and per theme) per number of labels, mean ± sd over seeds, and the number of
 active labels that reaches random's score at the largest budget.
@@ -21,7 +21,7 @@ import numpy as np
 from data.records import CORPUS_PATH, REAL_PATH, label_ids, to_matrix
 from data.splits import read_sources
 from eval.metrics import f1_per_label
-from label.active import pick, vectors
+from models.active import pick, vectors
 from models import make_model
 from models.thresholds import tune_thresholds
 
