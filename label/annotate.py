@@ -28,8 +28,8 @@ import numpy as np
 
 from data.documents import iter_documents
 from data.records import DataError
-from models.active import pick, vectors
 from models import load_model
+from models.active import pick, vectors
 from models.folders import write_file
 
 PAGE = Path(__file__).with_name("annotate.html")

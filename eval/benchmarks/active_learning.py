@@ -21,8 +21,8 @@ import numpy as np
 from data.records import CORPUS_PATH, REAL_PATH, label_ids, to_matrix
 from data.splits import read_sources
 from eval.metrics import f1_per_label
-from models.active import pick, vectors
 from models import make_model
+from models.active import pick, vectors
 from models.thresholds import tune_thresholds
 
 MODEL = "tfidf-logreg"
