@@ -14,8 +14,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 from data.records import DataError, Example, file_sha256, read_examples, to_matrix
 from data.splits import assign_splits, read_sources
 from eval.calibration import theme_curves
@@ -37,7 +35,7 @@ def evaluate_model(
     started = time.perf_counter()
     scores = model.predict_proba(texts)
     seconds = time.perf_counter() - started
-    pred = (scores >= np.asarray(model.thresholds_)).astype(np.int8)
+    pred = model.decide(scores)
     y = to_matrix(examples, model.labels)
     metrics = evaluate_arrays(y, pred, scores, [ex.lang for ex in examples], model.labels, n_boot=n_boot, seed=seed)
     rows = [

