@@ -29,6 +29,7 @@ import argparse
 import csv
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -111,47 +112,42 @@ def missing_packages(wheels: Path, site: Path) -> list[str]:
     return [name for name in NEEDED if importlib.util.find_spec(name) is None]
 
 
-def run(encoder: Path, out: Path, params: dict, data: list[Path], work: Path) -> dict:
-    """Import, fine-tune, score, pack; returns a summary (also written as ``summary.json`` in ``out``)."""
+def run(encoder: Path, out: Path, params: dict, data: list[Path], work: Path, site: Path) -> dict:
+    """Import, fine-tune and score by the commands a user runs; pack; returns a summary (also written as
+    ``summary.json`` in ``out``)."""
     import torch
-
-    from models.e5_import import import_e5
-    from policytheme.runs import train_and_score
-    from train.run import TrainConfig
 
     steps: dict = {
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "torch": torch.__version__,
     }
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    cli = [sys.executable, "-m", "policytheme.cli"]
     started = time.perf_counter()
-    backbone = work / "e5"
-    backbone.mkdir()
-    record = import_e5(encoder, backbone)
+    _step([*cli, "import-encoder", str(encoder), "--out", str(work / "e5")], env)
     steps["import_seconds"] = round(time.perf_counter() - started, 1)
-    print(f"imported {encoder.name}: {record['vocab_size']:,} tokens in {steps['import_seconds']} s", flush=True)
-    config = TrainConfig(
-        model="transformer",
-        out=str(work / "e5-gpu"),
-        data=[str(p) for p in data],
-        params={"backbone": str(backbone), **params},
-    )
-    result, scored = train_and_score(config)
-    steps["fit_seconds"] = result.record["fit_seconds"]
-    steps["training"] = result.record.get("training")
-    steps["peak_memory"] = result.record.get("peak_memory")
-    steps["scored"] = {
-        name: {"macro_f1": m["macro_f1"], "f1": {lab: v["f1"] for lab, v in m["per_label"].items()}}
-        for name, m in scored
-    }
-    for name, m in steps["scored"].items():
-        themes = ", ".join(f"{lab} {f1:.3f}" for lab, f1 in m["f1"].items())
-        print(f"{name} test: macro-F1 {m['macro_f1']:.3f} ({themes})", flush=True)
+    run_dir = work / "e5-gpu"
+    train = [*cli, "train", "--model", "transformer", "--backbone", str(work / "e5"), "--out", str(run_dir)]
+    train += ["--data", *map(str, data), *(f"--param={k}={json.dumps(v)}" for k, v in params.items())]
+    _step(train, env)
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    steps.update({k: record.get(k) for k in ("fit_seconds", "training", "peak_memory")})
+    steps["scored"] = {}
+    for path in sorted(run_dir.glob("metrics*.json")):
+        m = json.loads(path.read_text(encoding="utf-8"))
+        f1 = {lab: v["f1"] for lab, v in m["per_label"].items()}
+        steps["scored"][Path(m["data"]["path"]).name] = {"macro_f1": m["macro_f1"], "f1": f1}
     out.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out / "e5-gpu-run.tar.gz", "w:gz") as tar:
-        tar.add(work / "e5-gpu", arcname="e5-gpu", filter=_without_weights)
+        tar.add(run_dir, arcname="e5-gpu", filter=_without_weights)
     steps["seconds"] = round(time.perf_counter() - started, 1)
     (out / "summary.json").write_text(json.dumps(steps, indent=2) + "\n", encoding="utf-8")
     return steps
+
+
+def _step(cmd: list[str], env: dict) -> None:
+    if subprocess.run(cmd, env=env).returncode != 0:
+        raise SystemExit(f"gpu_finetune: `policytheme {cmd[3]}` failed (its message is above)")
 
 
 def _without_weights(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
@@ -186,11 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         key, _, value = item.partition("=")
         params[key] = json.loads(value)
     with tempfile.TemporaryDirectory(prefix="gpu-finetune-") as work:
-        missing = missing_packages(args.encoder.parent / "wheels", Path(work) / "site")
+        site = Path(work) / "site"
+        missing = missing_packages(args.encoder.parent / "wheels", site)
         if missing:
             print(f"gpu_finetune: missing Python packages: {', '.join(missing)}", file=sys.stderr)
             return 2
-        summary = run(args.encoder, args.out, params, args.data, Path(work))
+        summary = run(args.encoder, args.out, params, args.data, Path(work), site)
     print(f"done in {summary['seconds']} s on {summary['device']}; {args.out / 'e5-gpu-run.tar.gz'}")
     return 0
 
