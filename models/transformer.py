@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from models.base import ModelError, ThemeModel
+from models.clauses import explode
 from models.inference import Encoded, encode, score
 
 DEFAULT_BACKBONE = "intfloat/multilingual-e5-small"
@@ -153,6 +155,7 @@ class TransformerModel(ThemeModel):
         "token_budget": 0,  # padded tokens per inference batch; 0: 1,024 on CPU, 131,072 on a GPU
         "freeze_embeddings": True,  # the token embedding table stays as pretrained (faster, less memory: README)
         "train_layers": 0,  # train only the top N encoder layers (and the head); 0: all
+        "clauses": False,  # score each clause and keep the maximum (models/clauses.py); measured in the README
     }
 
     # --- windows ----------------------------------------------------------------------------------
@@ -201,10 +204,15 @@ class TransformerModel(ThemeModel):
         return 16_384 if torch.cuda.is_available() else super().chunk_size()
 
     def prepare(self, texts: Sequence[str]) -> Encoded:
-        """Token windows of ``texts`` (see ``windows``), flat, for ``score``."""
+        """Token windows of ``texts`` (see ``windows``), flat, for ``score``; with ``clauses``, windows of each
+        clause, each owned by its text, so that ``score``'s maximum over a text's windows is over its clauses."""
         p = self.params
         stride = min(p["stride"], p["max_length"] // 4)
-        return encode(self.tokenizer_, texts, p["max_length"], stride, p["truncate"])
+        if not p["clauses"]:
+            return encode(self.tokenizer_, texts, p["max_length"], stride, p["truncate"])
+        pieces, owner = explode(texts)
+        enc = encode(self.tokenizer_, pieces, p["max_length"], stride, p["truncate"])
+        return replace(enc, text_of_window=owner[enc.text_of_window], n_texts=len(texts))
 
     def score(self, enc: Encoded) -> np.ndarray:
         """Scores by length-sorted, token-budget batches; on a GPU in bf16 (see models/inference.py)."""

@@ -328,6 +328,22 @@ def test_data_parallel_training_with_two_cpu_processes(backbone, tmp_path):
     shutil.rmtree(out)
 
 
+def test_clause_scores_are_the_best_clause(trained):
+    """With ``clauses`` a paragraph scores as its best clause, each clause scored as a text of its own."""
+    model = load_model(trained[0] / "model")
+    clauses = ["加大研发投入，突破关键核心技术。", "居民消费价格涨幅保持稳定。", "Prices fell; margins are thin."]
+    paragraphs = ["".join(clauses[:2]), clauses[2], ""]
+    model.params["clauses"] = True
+    per_clause = model.predict_proba([*clauses, "Prices fell;", "margins are thin.", ""])
+    pooled = model.predict_proba(paragraphs)
+    assert pooled.shape == (3, len(model.labels))
+    assert np.allclose(pooled[0], per_clause[:2].max(axis=0), atol=1e-5)
+    assert np.allclose(pooled[1], per_clause[3:5].max(axis=0), atol=1e-5)
+    assert np.allclose(pooled[2], per_clause[5], atol=1e-5)
+    model.params["clauses"] = False
+    assert not np.allclose(model.predict_proba(paragraphs[:1]), pooled[:1])  # whole, the paragraph scores otherwise
+
+
 def test_bucketed_inference_equals_one_text_at_a_time(trained):
     """Length-sorted token-budget batches (padding, many batch shapes) give each text's unpadded scores."""
     import torch
