@@ -3,11 +3,12 @@ text, whole documents per split, and an annotation record that matches it."""
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from data.datasheet import REAL_ANNOTATION, read_annotation
-from data.real import SHARED_CORPUS, check, roles
+from data.real import SHARED_CORPUS, check, reserved_texts, roles
 from data.records import CORPUS_PATH, REAL_PATH, SPLITS, label_ids, read_examples
 
 LABELS = label_ids()
@@ -57,6 +58,17 @@ def test_no_paragraph_comes_from_a_reserved_document(real):
     role = roles()
     assert {ex.extra["source_file"] for ex in real} <= {f for f, r in role.items() if r == "pool"}
     assert not [f for f, r in role.items() if r == "reserved" and any(ex.extra["source_file"] == f for ex in real)]
+
+
+@needs_shared
+def test_no_shipped_text_is_a_paragraph_of_a_reserved_document(real):
+    """Not even a stock opening a pool document shares with a reserved one: the project is scored on those."""
+    reserved = reserved_texts()
+    shipped = [*real, *read_examples(CORPUS_PATH)]
+    assert not [ex.id for ex in shipped if _key(ex.text) in reserved]
+    samples = Path(__file__).resolve().parents[1] / "data" / "samples"
+    lines = [(p.name, _key(line)) for p in samples.glob("*.txt") for line in p.read_text("utf-8").splitlines()]
+    assert not [name for name, line in lines if line in reserved]
 
 
 @needs_shared
