@@ -81,6 +81,12 @@ def combine(sources: list[Source]) -> dict[str, list[Example]]:
     return {"train": first.parts["train"] + extra, "dev": first.parts["dev"], "test": first.parts["test"]}
 
 
+def lead_mask(rows: list[Example], sources: list[Source]) -> np.ndarray:
+    """For each of ``rows``, whether it comes from the first (leading) file: what a model may weigh up."""
+    first = {ex.id for ex in sources[0].examples}
+    return np.array([ex.id in first for ex in rows], dtype=bool)
+
+
 def _sizes(parts: dict[str, list[Example]]) -> dict[str, int]:
     return {name: len(parts.get(name, [])) for name in SPLITS}
 

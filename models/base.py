@@ -43,7 +43,8 @@ class ThemeModel:
     # --- the part each model implements -------------------------------------------------------
     def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **options) -> ThemeModel:
         """Learn from ``texts`` and their 0/1 label matrix ``y``. ``dev`` = (texts, y) may guide early
-        stopping; ``options`` are training-time settings (``work_dir``, ``resume``, ``progress``)."""
+        stopping; ``options`` are training-time settings (``work_dir``, ``resume``, ``progress``, and ``lead``:
+        per text, whether it comes from the first --data file, which a model may weigh up)."""
         raise NotImplementedError
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

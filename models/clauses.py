@@ -2,7 +2,8 @@
 
 Real reports pack ten goals into one paragraph; scored whole, a theme named in one clause is diluted by the
 other nine. Split at sentence ends and semicolons (Chinese and Latin punctuation), score each piece, and a
-paragraph's score per theme is its best piece's.
+paragraph's score per theme is its best piece's. The whole paragraph may be one of the pieces (``whole``),
+for a theme that no single clause names but the paragraph as a whole does.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ def split_clauses(text: str) -> list[str]:
     return [p for p in parts if p] or [text]
 
 
-def explode(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
-    """All clauses of ``texts`` in order, and for each the index of its text."""
+def explode(texts: Sequence[str], whole: bool = False) -> tuple[list[str], np.ndarray]:
+    """All clauses of ``texts`` in order, and for each the index of its text. With ``whole``, a text of
+    several clauses is also a piece of its own, after its clauses: a theme spread over clauses still counts."""
     pieces, owner = [], []
     for i, text in enumerate(texts):
-        for clause in split_clauses(text):
-            pieces.append(clause)
+        clauses = split_clauses(text)
+        for piece in clauses + [text] if whole and len(clauses) > 1 else clauses:
+            pieces.append(piece)
             owner.append(i)
     return pieces, np.asarray(owner, dtype=np.int64)
 

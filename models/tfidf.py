@@ -1,6 +1,7 @@
 """TF-IDF baselines: character n-grams (Chinese works without a segmenter; word n-grams on request), with
 the keyword method's cue counts as extra features, one classifier per theme, each clause of a paragraph
-scored and the best kept. Saved with skops and loaded with an explicit allow-list of types, never pickle.
+(and the paragraph itself) scored and the best kept, the first --data file's paragraphs weighed up in
+training. Saved with skops and loaded with an explicit allow-list of types, never pickle.
 
 - ``tfidf-logreg``: logistic regression, class-balanced.
 - ``tfidf-svm``: linear SVM, class-balanced, probabilities calibrated by cross-validated Platt scaling.
@@ -50,6 +51,8 @@ class TfidfModel(ThemeModel):
         "min_df": 2,
         "max_features": 200_000,
         "clauses": True,  # score each clause, keep the maximum (models/clauses.py); measured in the README
+        "whole": True,  # with clauses, the whole paragraph is scored too, as one more piece (README)
+        "lead_weight": 4.0,  # training weight of the first --data file's paragraphs against the others' (README)
         "cues": 0.3,  # > 0: the keyword method's cue counts per theme as features, at this scale (0: none)
         "seed": 0,
     }
@@ -78,10 +81,16 @@ class TfidfModel(ThemeModel):
             return ComplementNB(alpha=p["alpha"])
         raise ModelError(f"unknown classifier {name!r}")
 
-    def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **_) -> TfidfModel:
-        """Fit on ``texts``; ``dev`` and training options (work folder, resume) are not needed here."""
+    def fit(
+        self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, lead: np.ndarray | None = None, **_
+    ) -> TfidfModel:
+        """Fit on ``texts``; ``lead`` marks the paragraphs of the first --data file, which weigh
+        ``lead_weight`` times the others' (when there are others: one file's paragraphs all weigh 1).
+        ``dev`` and the other training options are not needed here."""
         y = np.asarray(y)
         texts = list(texts)
+        lead = np.zeros(len(texts), bool) if lead is None or np.all(lead) else np.asarray(lead, bool)
+        weights = np.where(lead, self.params["lead_weight"], 1.0)
         self.fast_ = None
         if len(texts) < max(2, self.params["min_df"]):
             raise ModelError(
@@ -103,8 +112,8 @@ class TfidfModel(ThemeModel):
                 self.constant_.append(float(yj[0]))
                 continue
             clf = self._classifier(yj)
-            weights = compute_sample_weight("balanced", yj) if self.params["classifier"] == "nb" else None
-            clf.fit(x, yj, sample_weight=weights) if weights is not None else clf.fit(x, yj)
+            balanced = compute_sample_weight("balanced", yj) if self.params["classifier"] == "nb" else 1.0
+            clf.fit(x, yj, sample_weight=weights * balanced)
             self.estimators_.append(clf)
             self.constant_.append(-1.0)
         return self
@@ -127,10 +136,15 @@ class TfidfModel(ThemeModel):
             )
         return sp.hstack(blocks, format="csr")
 
+    def pieces(self, texts: list[str]) -> tuple[list[str], np.ndarray | None]:
+        """What is scored: the texts, or with ``clauses`` their clauses (and with ``whole`` the texts too),
+        with the index of each piece's text."""
+        return explode(texts, self.params["whole"]) if self.params["clauses"] else (texts, None)
+
     def prepare(self, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray | None, int]:
-        """Features of the texts (or of their clauses, with the text of each clause), for ``score``."""
+        """Features of the pieces of the texts (``pieces``), for ``score``."""
         texts = list(texts)
-        pieces, owner = explode(texts) if self.params["clauses"] else (texts, None)
+        pieces, owner = self.pieces(texts)
         return self.features(pieces), owner, len(texts)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -148,7 +162,7 @@ class TfidfModel(ThemeModel):
         x TF-IDF value raised the score most, merged into phrases of the text."""
         texts = list(texts)
         x, owner, n = self.prepare(texts)
-        pieces = explode(texts)[0] if owner is not None else texts
+        pieces = self.pieces(texts)[0]
         owner = np.arange(n) if owner is None else owner
         raw = np.stack([np.zeros(x.shape[0]) if c is None else c.predict_proba(x)[:, 1] for c in self.estimators_], 1)
         names = self._names()

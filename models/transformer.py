@@ -183,6 +183,7 @@ class TransformerModel(ThemeModel):
         work_dir: str | Path | None = None,
         resume: bool = False,
         progress: bool = True,
+        lead: np.ndarray | None = None,  # every paragraph weighs the same here, whichever file it is from
     ) -> TransformerModel:
         from transformers import set_seed
 

@@ -179,3 +179,29 @@ def test_compare_and_evaluate_errors(tmp_path, capsys):
     assert "m.json:1: invalid JSON" in _err(capsys)
     assert run("evaluate", tmp_path) == 2
     assert "not a policytheme run folder" in _err(capsys)
+
+
+def test_train_and_cross_validation_weigh_the_first_data_file(tmp_path, monkeypatch):
+    from models.tfidf import TfidfModel
+
+    first = write_jsonl(tmp_path / "a.jsonl", make_rows(n_docs=10))
+    rows = make_rows(n_docs=10)
+    for r in rows:
+        r["id"], r["doc_id"], r["text"] = "b-" + r["id"], "b-" + r["doc_id"], r["text"] + " (b)"
+    second = write_jsonl(tmp_path / "b.jsonl", rows)
+    seen = []
+    fit = TfidfModel.fit
+
+    def spy(self, texts, y, dev=None, lead=None, **options):
+        seen.append((list(texts), lead))
+        return fit(self, texts, y, dev=dev, lead=lead, **options)
+
+    monkeypatch.setattr(TfidfModel, "fit", spy)
+    assert run("train", "--model", "tfidf-logreg", "--data", first, second, "--out", tmp_path / "r", "--n-boot", 10) == 0
+    data = (first, second)
+    assert run("cross-validate", "--model", "tfidf-logreg", "--data", *data, "--folds", 2, "--out", tmp_path / "cv") == 0
+    assert len(seen) == 3
+    for texts, lead in seen:  # the paragraphs of b.jsonl, and only they, are not the lead file's
+        assert lead.tolist() == [not t.endswith("(b)") for t in texts] and lead.any() and not lead.all()
+    params = json.loads((tmp_path / "r" / "config.json").read_text())["model_params"]
+    assert params["lead_weight"] == 4.0 and params["whole"] is True

@@ -88,14 +88,49 @@ def test_prepare_then_score_is_predict_proba():
     assert np.allclose(model.predict_proba(texts), slow, atol=1e-6)
 
 
-def test_clause_scores_are_the_best_clause_and_cues_count():
+def test_clause_scores_are_the_best_piece_and_cues_count():
     model, _ = _fit("tfidf-logreg")
     two = "加大研发投入，突破关键核心技术。居民消费价格涨幅保持稳定。"
     per_clause = model.predict_proba(["加大研发投入，突破关键核心技术。", "居民消费价格涨幅保持稳定。"])
+    whole = model.score((model.features([two]), None, 1))[0]  # the paragraph scored as one piece
+    assert not np.allclose(whole, per_clause.max(axis=0), atol=1e-3)  # so the two checks below differ
+    assert np.allclose(model.predict_proba([two])[0], np.maximum(per_clause.max(axis=0), whole), atol=1e-6)
+    model.params["whole"] = False
     assert np.allclose(model.predict_proba([two])[0], per_clause.max(axis=0), atol=1e-6)
     x = model.prepare(["价格战"])[0]
     assert x.shape[1] == len(model._names()) and model._names()[-3:] == [f"cues__{lab}" for lab in LABELS]
     assert x[0, -3] > 0 and x[0, -1] == 0  # "价格战" is a price cue, not an innovation one
+
+
+def test_lead_weight_weighs_the_first_files_paragraphs():
+    rows = make_rows()
+    texts = [r["text"] for r in rows]
+    y = np.array([[lab in r["labels"] for lab in LABELS] for r in rows], dtype=int)
+
+    def coef(lead, **params):
+        model = make_model("tfidf-logreg", LABELS, cues=0.0, clauses=False, **params).fit(texts, y, lead=lead)
+        return np.concatenate([clf.coef_[0] for clf in model.estimators_])
+
+    plain = coef(None, C=4.0)
+    assert np.allclose(coef(np.zeros(len(texts), bool), C=4.0, lead_weight=3.0), plain)  # no lead rows: no effect
+    assert np.allclose(coef(np.ones(len(texts), bool), C=4.0, lead_weight=3.0), plain)  # one file: no weighting
+    half = np.arange(len(texts)) < len(texts) // 2
+    weighed = coef(half, C=4.0, lead_weight=4.0)
+    assert not np.allclose(weighed, plain, atol=1e-2)
+    # liblinear's loss is C x sum of weight x loss: the lead half at 4 and the rest at 1 is the same fit as
+    # C / 4 with the rest at 1 / 4
+    quarter = make_model("tfidf-logreg", LABELS, cues=0.0, clauses=False, C=1.0)
+    quarter.fit(texts, y)
+    x = quarter.features(texts)
+    from sklearn.linear_model import LogisticRegression
+
+    by_hand = [
+        LogisticRegression(C=16.0, class_weight="balanced", max_iter=2000, solver="liblinear")
+        .fit(x, y[:, j], sample_weight=np.where(half, 1.0, 0.25))
+        .coef_[0]
+        for j in range(len(LABELS))
+    ]
+    assert np.allclose(weighed, np.concatenate(by_hand), atol=1e-4)
 
 
 def test_a_model_folder_checks_its_own_provenance(tmp_path):

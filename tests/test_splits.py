@@ -1,8 +1,8 @@
 import pytest
 
 from data.records import DataError, Example
-from data.splits import assign_splits, grouped_split
-from tests.conftest import make_rows
+from data.splits import assign_splits, combine, grouped_split, lead_mask, read_sources
+from tests.conftest import make_rows, write_jsonl
 
 
 def _examples(rows):
@@ -53,7 +53,7 @@ def test_duplicate_text_across_splits_is_an_error():
 
 
 def test_stored_split_column_is_used_and_checked():
-    rows = make_rows(n_docs=6)
+    rows = make_rows(n_docs=10)
     for r in rows:
         r["split"] = {"d00": "test", "d01": "dev"}.get(r["doc_id"], "train")
     parts = assign_splits(_examples(rows))
@@ -61,3 +61,17 @@ def test_stored_split_column_is_used_and_checked():
     rows[0]["split"] = "train"  # d00 now in two splits
     with pytest.raises(DataError, match="in both"):
         assign_splits(_examples(rows))
+
+
+def test_lead_mask_marks_the_first_files_rows(tmp_path):
+    first = write_jsonl(tmp_path / "a.jsonl", make_rows(n_docs=10))
+    rows = make_rows(n_docs=10)
+    for r in rows:
+        r["id"], r["doc_id"] = "b-" + r["id"], "b-" + r["doc_id"]
+        r["text"] = r["text"] + " (b)"
+    second = write_jsonl(tmp_path / "b.jsonl", rows)
+    labels = ["price_competition", "industrial_upgrading", "innovation"]
+    sources = read_sources([str(first), str(second)], labels)
+    train = combine(sources)["train"]
+    mask = lead_mask(train, sources)
+    assert mask.tolist() == [not ex.id.startswith("b-") for ex in train] and mask.any() and not mask.all()

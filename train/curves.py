@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from data.records import Example, label_ids, to_matrix
-from data.splits import Source, combine, grouped_folds, read_sources, split_summary
+from data.splits import Source, combine, grouped_folds, lead_mask, read_sources, split_summary
 from models import ModelError, make_model
 from models.thresholds import tune_thresholds
 from train.run import TrainConfig, data_paths, describe_sources, git_revision
@@ -35,14 +35,28 @@ DEV_FOLDS = 10  # within cross-validation, one tenth of the training documents t
 
 
 def fit_and_score(
-    config: TrainConfig, labels: list[str], train: list[Example], dev: list[Example], test: list[Example], seed: int
+    config: TrainConfig,
+    labels: list[str],
+    sources: list[Source],
+    train: list[Example],
+    dev: list[Example],
+    test: list[Example],
+    seed: int,
 ) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Fit one model on ``train``, tune its thresholds on ``dev``; (timing, test gold, test predictions)."""
+    """Fit one model on ``train`` (the first of ``sources`` leading), tune its thresholds on ``dev``;
+    (timing, test gold, test predictions)."""
     model = make_model(config.model, labels, seed=seed, **config.params)
     dev_xy = ([ex.text for ex in dev], to_matrix(dev, labels))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="policytheme-") as work:  # checkpoints of models that keep them
-        model.fit([ex.text for ex in train], to_matrix(train, labels), dev=dev_xy, work_dir=work, progress=False)
+        model.fit(
+            [ex.text for ex in train],
+            to_matrix(train, labels),
+            dev=dev_xy,
+            lead=lead_mask(train, sources),
+            work_dir=work,
+            progress=False,
+        )
     fit_seconds = time.perf_counter() - started
     if dev:
         model.thresholds_ = tune_thresholds(dev_xy[1], model.predict_proba(dev_xy[0]))
@@ -83,7 +97,7 @@ def learning_curve(
             subset = [ex for ex in train if ex.doc_id in keep]
             point = {"fraction": fraction, "seed": seed, "train_paragraphs": len(subset), "train_documents": len(keep)}
             try:
-                timing, y, pred = fit_and_score(config, labels, subset + extra, dev, test, seed)
+                timing, y, pred = fit_and_score(config, labels, sources, subset + extra, dev, test, seed)
             except ModelError as e:
                 points.append({**point, "error": str(e)})
                 continue
@@ -123,7 +137,7 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
         inner = grouped_folds(rest, min(DEV_FOLDS, len({ex.doc_id for ex in rest})), config.seed)
         train = [ex for ex, f in zip(rest, inner) if f != 0]
         dev = [ex for ex, f in zip(rest, inner) if f == 0]
-        timing, y, pred = fit_and_score(config, labels, train + extra, dev, test, config.seed)
+        timing, y, pred = fit_and_score(config, labels, sources, train + extra, dev, test, config.seed)
         fold = {"fold": i, "train_paragraphs": len(train), "dev_paragraphs": len(dev), **timing}
         results.append({**fold, **score(y, pred, [ex.lang for ex in test], labels)})
     return {

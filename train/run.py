@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from data.records import DEFAULT_DATA, DataError, Example, load_schema, to_matrix
-from data.splits import Source, combine, read_sources, split_summary
+from data.splits import Source, combine, lead_mask, read_sources, split_summary
 from models import ThemeModel, make_model
 from models.base import peak_memory
 from models.folders import FolderError, TrainConfig, folder_bytes, staged, write_json
@@ -74,6 +74,7 @@ def train(
         [ex.text for ex in train_rows],
         to_matrix(train_rows, labels),
         dev=dev,
+        lead=lead_mask(train_rows, sources),
         work_dir=work_dir,
         resume=config.resume,
         progress=progress,
