@@ -140,6 +140,24 @@ def grouped_folds(examples: list[Example], k: int, seed: int = 0) -> np.ndarray:
     return fold_of
 
 
+CV_DEV_FOLDS = 10  # within cross-validation, one tenth of the training documents tunes the thresholds
+
+
+def cv_folds(pool: list[Example], k: int, seed: int = 0) -> list[tuple[list[Example], list[Example], list[Example]]]:
+    """Cross-validation's (train, dev, test) per fold: each fold of whole documents is the test once; of
+    the others' documents a tenth is the dev part that tunes thresholds, as the dev split does in ``train``."""
+    fold_of = grouped_folds(pool, k, seed)
+    out = []
+    for i in range(k):
+        test = [ex for ex, f in zip(pool, fold_of) if f == i]
+        rest = [ex for ex, f in zip(pool, fold_of) if f != i]
+        inner = grouped_folds(rest, min(CV_DEV_FOLDS, len({ex.doc_id for ex in rest})), seed)
+        train = [ex for ex, f in zip(rest, inner) if f != 0]
+        dev = [ex for ex, f in zip(rest, inner) if f == 0]
+        out.append((train, dev, test))
+    return out
+
+
 def _check_groups(parts: dict[str, list[Example]]) -> None:
     where: dict[str, str] = {}
     problems = []

@@ -1,7 +1,8 @@
 """TF-IDF baselines: character n-grams (Chinese works without a segmenter; word n-grams on request), with
 the keyword method's cue counts as extra features, one classifier per theme, each clause of a paragraph
-(and the paragraph itself) scored and the best kept, the first --data file's paragraphs weighed up in
-training. Saved with skops and loaded with an explicit allow-list of types, never pickle.
+scored and the best kept (``whole``: the paragraph itself too; ``lead_weight``: the first --data file's
+paragraphs weigh more in training; both off by default, measured in the README). Saved with skops and
+loaded with an explicit allow-list of types, never pickle.
 
 - ``tfidf-logreg``: logistic regression, class-balanced.
 - ``tfidf-svm``: linear SVM, class-balanced, probabilities calibrated by cross-validated Platt scaling.
@@ -51,8 +52,8 @@ class TfidfModel(ThemeModel):
         "min_df": 2,
         "max_features": 200_000,
         "clauses": True,  # score each clause, keep the maximum (models/clauses.py); measured in the README
-        "whole": True,  # with clauses, the whole paragraph is scored too, as one more piece (README)
-        "lead_weight": 4.0,  # training weight of the first --data file's paragraphs against the others' (README)
+        "whole": False,  # with clauses, score the whole paragraph too, as one more piece (README: not the default)
+        "lead_weight": 1.0,  # training weight of the first --data file's paragraphs against the others' (README)
         "cues": 0.3,  # > 0: the keyword method's cue counts per theme as features, at this scale (0: none)
         "seed": 0,
     }
@@ -112,8 +113,10 @@ class TfidfModel(ThemeModel):
                 self.constant_.append(float(yj[0]))
                 continue
             clf = self._classifier(yj)
-            balanced = compute_sample_weight("balanced", yj) if self.params["classifier"] == "nb" else 1.0
-            clf.fit(x, yj, sample_weight=weights * balanced)
+            if self.params["classifier"] == "nb":
+                clf.fit(x, yj, sample_weight=weights * compute_sample_weight("balanced", yj))
+            else:
+                clf.fit(x, yj, sample_weight=None if (weights == 1).all() else weights)
             self.estimators_.append(clf)
             self.constant_.append(-1.0)
         return self

@@ -74,8 +74,7 @@ def retrain_on_labels(labels: Path, codebook: str | None, work: Path, current: P
     write_examples(rest, train_file)
     data = [*DEFAULT_DATA, str(train_file)] if codebook is None else [str(train_file)]
     out = work / f"model-{len(rows):05d}"
-    # the shipped real paragraphs lead (their dev split tunes the thresholds) but do not outweigh the answers
-    config = TrainConfig(model="tfidf-logreg", out=str(out), data=data, codebook=codebook, params={"lead_weight": 1.0})
+    config = TrainConfig(model="tfidf-logreg", out=str(out), data=data, codebook=codebook)
     with staged(out, overwrite=True) as staging:
         train(config, staging, work / ".work", progress=False)
     shutil.rmtree(work / ".work", ignore_errors=True)

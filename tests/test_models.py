@@ -89,7 +89,7 @@ def test_prepare_then_score_is_predict_proba():
 
 
 def test_clause_scores_are_the_best_piece_and_cues_count():
-    model, _ = _fit("tfidf-logreg")
+    model, _ = _fit("tfidf-logreg", whole=True)
     two = "加大研发投入，突破关键核心技术。居民消费价格涨幅保持稳定。"
     per_clause = model.predict_proba(["加大研发投入，突破关键核心技术。", "居民消费价格涨幅保持稳定。"])
     whole = model.score((model.features([two]), None, 1))[0]  # the paragraph scored as one piece

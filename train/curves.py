@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from data.records import Example, label_ids, to_matrix
-from data.splits import Source, combine, grouped_folds, lead_mask, read_sources, split_summary
+from data.splits import Source, combine, cv_folds, lead_mask, read_sources, split_summary
 from models import ModelError, make_model
 from models.thresholds import tune_thresholds
 from train.run import TrainConfig, data_paths, describe_sources, git_revision
 
 Score = Callable[[np.ndarray, np.ndarray, Sequence[str], Sequence[str]], dict]
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
-DEV_FOLDS = 10  # within cross-validation, one tenth of the training documents tunes the thresholds
 
 
 def fit_and_score(
@@ -129,14 +128,8 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     parts = combine(sources)
     extra = parts["train"][len(first.parts["train"]) :]  # the other files' paragraphs, in every fold's training
     pool = first.examples if include_test else first.parts["train"] + first.parts["dev"]
-    fold_of = grouped_folds(pool, folds, config.seed)
     results = []
-    for i in range(folds):
-        test = [ex for ex, f in zip(pool, fold_of) if f == i]
-        rest = [ex for ex, f in zip(pool, fold_of) if f != i]
-        inner = grouped_folds(rest, min(DEV_FOLDS, len({ex.doc_id for ex in rest})), config.seed)
-        train = [ex for ex, f in zip(rest, inner) if f != 0]
-        dev = [ex for ex, f in zip(rest, inner) if f == 0]
+    for i, (train, dev, test) in enumerate(cv_folds(pool, folds, config.seed)):
         timing, y, pred = fit_and_score(config, labels, sources, train + extra, dev, test, config.seed)
         fold = {"fold": i, "train_paragraphs": len(train), "dev_paragraphs": len(dev), **timing}
         results.append({**fold, **score(y, pred, [ex.lang for ex in test], labels)})
