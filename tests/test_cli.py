@@ -197,15 +197,9 @@ def test_train_and_cross_validation_weigh_the_first_data_file(tmp_path, monkeypa
         return fit(self, texts, y, dev=dev, lead=lead, **options)
 
     monkeypatch.setattr(TfidfModel, "fit", spy)
-    weigh = ("--param", "lead_weight=4", "--param", "whole=true")
-    assert run("train", "--model", "tfidf-logreg", "--data", first, second, *weigh, "--out", tmp_path / "r") == 0
-    data = (first, second)
-    assert (
-        run(
-            "cross-validate", "--model", "tfidf-logreg", "--data", *data, "--folds", 2, "--out", tmp_path / "cv", *weigh
-        )
-        == 0
-    )
+    common = ("--model", "tfidf-logreg", "--data", first, second, "--param", "lead_weight=4", "--param", "whole=true")
+    assert run("train", *common, "--out", tmp_path / "r") == 0
+    assert run("cross-validate", *common, "--folds", 2, "--out", tmp_path / "cv") == 0
     assert len(seen) == 3
     for texts, lead in seen:  # the paragraphs of b.jsonl, and only they, are not the lead file's
         assert lead.tolist() == [not t.endswith("(b)") for t in texts] and lead.any() and not lead.all()

@@ -117,8 +117,8 @@ def test_lead_weight_weighs_the_first_files_paragraphs():
     half = np.arange(len(texts)) < len(texts) // 2
     weighed = coef(half, C=4.0, lead_weight=4.0)
     assert not np.allclose(weighed, plain, atol=1e-2)
-    # liblinear's loss is C x sum of weight x loss: the lead half at 4 and the rest at 1 is the same fit as
-    # C / 4 with the rest at 1 / 4
+    # liblinear's loss is C x sum of weight x loss: C 4 with the lead half at 4 and the rest at 1 is the same
+    # fit as C 16 with the lead half at 1 and the rest at 1 / 4
     quarter = make_model("tfidf-logreg", LABELS, cues=0.0, clauses=False, C=1.0)
     quarter.fit(texts, y)
     x = quarter.features(texts)
