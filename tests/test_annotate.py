@@ -45,8 +45,14 @@ def _docs(folder: Path, n_docs: int = 6, per_doc: int = 8) -> Path:
     return folder
 
 
+# The test stops the server with Ctrl-C (SIGINT). A run started as a background job (`make test &`) passes
+# SIGINT down ignored, and Python then never raises KeyboardInterrupt, so the child restores it first.
+CLI = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); from policytheme.cli import main; "
+
+
 def _start(docs: Path, out: Path, model: Path) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "policytheme.cli", "annotate", str(docs), "--out", str(out), "--model", str(model)]
+    cli = [sys.executable, "-c", CLI + "raise SystemExit(main(sys.argv[1:]))"]
+    cmd = [*cli, "annotate", str(docs), "--out", str(out), "--model", str(model)]
     proc = subprocess.Popen([*cmd, "--no-browser", "--retrain-every", "0"], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     url = re.search(r"http://127\.0\.0\.1:\d+/", line)
