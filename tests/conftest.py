@@ -44,7 +44,9 @@ COMBOS = [
 ]
 
 
-def make_rows(n_docs: int = 24, per_doc: int = 5) -> list[dict]:
+def make_rows(n_docs: int = 24, per_doc: int = 5, tag: str = "") -> list[dict]:
+    """A tiny labeled corpus; ``tag`` makes another file's: ids and documents prefixed ``tag-``, texts end
+    with `` (tag)``."""
     rows = []
     for d in range(n_docs):
         lang = "zh" if d % 2 == 0 else "en"
@@ -54,8 +56,10 @@ def make_rows(n_docs: int = 24, per_doc: int = 5) -> list[dict]:
             parts = [PHRASES[lab][(d + offset + 2 * p) % 2 * 2 + offset] for lab in labels] or [
                 PHRASES[None][(d + p) % 2 * 2 + offset]
             ]
-            text = " ".join(parts) + f" ({d}-{p})"
-            rows.append({"id": f"d{d:02d}-p{p}", "text": text, "labels": labels, "lang": lang, "doc_id": f"d{d:02d}"})
+            text = " ".join(parts) + f" ({d}-{p})" + (f" ({tag})" if tag else "")
+            pre = f"{tag}-" if tag else ""
+            doc = f"{pre}d{d:02d}"
+            rows.append({"id": f"{doc}-p{p}", "text": text, "labels": labels, "lang": lang, "doc_id": doc})
     return rows
 
 

@@ -185,10 +185,7 @@ def test_train_and_cross_validation_weigh_the_first_data_file(tmp_path, monkeypa
     from models.tfidf import TfidfModel
 
     first = write_jsonl(tmp_path / "a.jsonl", make_rows(n_docs=10))
-    rows = make_rows(n_docs=10)
-    for r in rows:
-        r["id"], r["doc_id"], r["text"] = "b-" + r["id"], "b-" + r["doc_id"], r["text"] + " (b)"
-    second = write_jsonl(tmp_path / "b.jsonl", rows)
+    second = write_jsonl(tmp_path / "b.jsonl", make_rows(n_docs=10, tag="b"))
     seen = []
     fit = TfidfModel.fit
 

@@ -53,7 +53,7 @@ def test_duplicate_text_across_splits_is_an_error():
 
 
 def test_stored_split_column_is_used_and_checked():
-    rows = make_rows(n_docs=10)
+    rows = make_rows(n_docs=6)
     for r in rows:
         r["split"] = {"d00": "test", "d01": "dev"}.get(r["doc_id"], "train")
     parts = assign_splits(_examples(rows))
@@ -65,11 +65,7 @@ def test_stored_split_column_is_used_and_checked():
 
 def test_lead_mask_marks_the_first_files_rows(tmp_path):
     first = write_jsonl(tmp_path / "a.jsonl", make_rows(n_docs=10))
-    rows = make_rows(n_docs=10)
-    for r in rows:
-        r["id"], r["doc_id"] = "b-" + r["id"], "b-" + r["doc_id"]
-        r["text"] = r["text"] + " (b)"
-    second = write_jsonl(tmp_path / "b.jsonl", rows)
+    second = write_jsonl(tmp_path / "b.jsonl", make_rows(n_docs=10, tag="b"))
     labels = ["price_competition", "industrial_upgrading", "innovation"]
     sources = read_sources([str(first), str(second)], labels)
     train = combine(sources)["train"]

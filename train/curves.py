@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from data.records import Example, label_ids, to_matrix
-from data.splits import Source, combine, cv_folds, lead_mask, read_sources, split_summary
+from data.splits import Source, combine, cv_folds, read_sources, split_summary
 from models import ModelError, make_model
 from models.thresholds import tune_thresholds
-from train.run import TrainConfig, data_paths, describe_sources, git_revision
+from train.run import TrainConfig, data_paths, describe_sources, fit_rows, git_revision
 
 Score = Callable[[np.ndarray, np.ndarray, Sequence[str], Sequence[str]], dict]
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -48,14 +48,7 @@ def fit_and_score(
     dev_xy = ([ex.text for ex in dev], to_matrix(dev, labels))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="policytheme-") as work:  # checkpoints of models that keep them
-        model.fit(
-            [ex.text for ex in train],
-            to_matrix(train, labels),
-            dev=dev_xy,
-            lead=lead_mask(train, sources),
-            work_dir=work,
-            progress=False,
-        )
+        fit_rows(model, train, sources, dev_xy, work_dir=work, progress=False)
     fit_seconds = time.perf_counter() - started
     if dev:
         model.thresholds_ = tune_thresholds(dev_xy[1], model.predict_proba(dev_xy[0]))

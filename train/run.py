@@ -70,15 +70,7 @@ def train(
     dev = ([ex.text for ex in dev_rows], to_matrix(dev_rows, labels))
 
     started = time.perf_counter()
-    model.fit(
-        [ex.text for ex in train_rows],
-        to_matrix(train_rows, labels),
-        dev=dev,
-        lead=lead_mask(train_rows, sources),
-        work_dir=work_dir,
-        resume=config.resume,
-        progress=progress,
-    )
+    fit_rows(model, train_rows, sources, dev, work_dir=work_dir, resume=config.resume, progress=progress)
     fit_seconds = time.perf_counter() - started
     resources = peak_memory()
     if dev_rows:
@@ -115,6 +107,13 @@ def train(
         if model.history_:
             write_json(run_dir / "history.json", model.history_)
     return TrainResult(model, parts, record, sources)
+
+
+def fit_rows(model: ThemeModel, rows: list[Example], sources: list[Source], dev: tuple, **options) -> None:
+    """Fit ``model`` on ``rows`` (drawn from ``sources``, the first leading), with ``dev`` = (texts, y) and
+    the training ``options``: how ``train``, learning curves and cross-validation all fit."""
+    texts, y = [ex.text for ex in rows], to_matrix(rows, model.labels)
+    model.fit(texts, y, dev=dev, lead=lead_mask(rows, sources), **options)
 
 
 def describe_sources(sources: list[Source]) -> dict:
