@@ -102,6 +102,27 @@ def test_clause_scores_are_the_best_piece_and_cues_count():
     assert x[0, -3] > 0 and x[0, -1] == 0  # "价格战" is a price cue, not an innovation one
 
 
+def test_clause_fit_learns_which_clause_carries_the_theme():
+    themed = ["加大研发投入，突破关键核心技术。", "建设国家实验室，攻关芯片技术。", "支持企业研发新产品，申请发明专利。",
+              "实施重大科技专项，加强基础研究。", "培育创新型企业，提高研发强度。", "推进科技成果转化，建设创新平台。"]
+    filler = "做好社区养老服务。"  # beside every themed clause, so paragraph labels credit it too
+    others = ["推进乡村道路建设。", "加强安全生产监管。", "稳定粮食生产。", "办好人民满意的教育。", "保障困难群众基本生活。"]
+    texts = [t + filler for t in themed] * 2 + [filler] * 2 + [a + b for a in others for b in others if a != b]
+    y = np.zeros((len(texts), 3), int)
+    y[:12, 2] = 1
+
+    def innovation(**params):
+        model = make_model("tfidf-logreg", LABELS, **params).fit(texts, y)
+        return model.predict_proba([filler, themed[0]])[:, 2]
+
+    plain = innovation()
+    best_only = innovation(clause_fit=True, clause_fit_min=0.99)  # the best clause of each themed paragraph
+    every = innovation(clause_fit=True, clause_fit_min=0.0)  # every clause of a themed paragraph is a positive
+    assert best_only[0] < plain[0] - 0.1 and best_only[1] > plain[1]  # the filler loses the credit it borrowed
+    assert every[0] > plain[0] + 0.3  # and gains it when all clauses count
+    assert np.allclose(innovation(clauses=False, clause_fit=True), innovation(clauses=False))  # clauses are needed
+
+
 def test_lead_weight_weighs_the_first_files_paragraphs():
     rows = make_rows()
     texts = [r["text"] for r in rows]

@@ -1,6 +1,6 @@
 """Which TF-IDF settings win on real paragraphs: 5-fold cross-validation on the real train and dev documents.
 
-    python -m eval.benchmarks.tfidf_variants [--folds 5] [--boot 1000]
+    python -m eval.benchmarks.tfidf_variants [--folds 5] [--boot 1000] [--fits "w1,w1 clause-fit"]
 
 The folds are those of ``policytheme cross-validate`` (whole documents of ``data/real.jsonl``'s train and
 dev splits; within each fold's training documents a tenth tunes the thresholds; the written corpus always
@@ -34,6 +34,7 @@ FITS = {  # name: model parameters that change how it is fitted
     "w1 C8": {"lead_weight": 1.0, "C": 8.0},
     "w4 C8": {"lead_weight": 4.0, "C": 8.0},
     "w1 1-5grams": {"lead_weight": 1.0, "char_ngrams": [1, 5]},
+    "w1 clause-fit": {"lead_weight": 1.0, "clause_fit": True},  # refit on clauses too (TfidfModel.refit_on_clauses)
 }
 WAYS = {
     "clauses": {"clauses": True, "whole": False},
@@ -47,7 +48,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--fits", default=",".join(FITS), help="comma-separated fit settings to run (default: all)")
     args = ap.parse_args()
+    unknown = [name for name in args.fits.split(",") if name not in FITS]
+    if unknown:
+        ap.error(f"unknown fit setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(FITS)}")
+    fits = {name: FITS[name] for name in args.fits.split(",")}
+    if BASE[0] not in fits:
+        ap.error(f"--fits must include {BASE[0]!r}, the default every setting is compared with")
     labels = label_ids(None)
     sources = read_sources(DATA, labels)
     first = sources[0]
@@ -58,7 +66,7 @@ def main() -> None:
         train = train + extra
         gold.append(to_matrix(test, labels))
         docs += [ex.doc_id for ex in test]
-        for name, params in FITS.items():
+        for name, params in fits.items():
             started = time.perf_counter()
             model = make_model("tfidf-logreg", labels, **params)
             model.fit([ex.text for ex in train], to_matrix(train, labels), lead=lead_mask(train, sources))
