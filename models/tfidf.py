@@ -122,6 +122,7 @@ class TfidfModel(ThemeModel):
         return self
 
     def _fit_one(self, x: sp.csr_matrix, yj: np.ndarray, weights: np.ndarray):
+        """One theme's classifier fitted on rows ``x`` weighing ``weights`` (naive Bayes: balanced as well)."""
         clf = self._classifier(yj)
         if self.params["classifier"] == "nb":
             clf.fit(x, yj, sample_weight=weights * compute_sample_weight("balanced", yj))
