@@ -76,9 +76,14 @@ def combine(sources: list[Source]) -> dict[str, list[Example]]:
     run's test split. The other files add their train and dev paragraphs to training; their test splits
     stay out, to be reported on their own.
     """
-    first, rest = sources[0], sources[1:]
-    extra = [ex for s in rest for name in ("train", "dev") for ex in s.parts[name]]
-    return {"train": first.parts["train"] + extra, "dev": first.parts["dev"], "test": first.parts["test"]}
+    first = sources[0]
+    train = first.parts["train"] + added_training(sources)
+    return {"train": train, "dev": first.parts["dev"], "test": first.parts["test"]}
+
+
+def added_training(sources: list[Source]) -> list[Example]:
+    """The train and dev paragraphs of the files after the first: what they add to every fit's training."""
+    return [ex for s in sources[1:] for name in ("train", "dev") for ex in s.parts[name]]
 
 
 def lead_mask(rows: list[Example], sources: list[Source]) -> np.ndarray:

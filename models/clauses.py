@@ -35,6 +35,13 @@ def explode(texts: Sequence[str], whole: bool = False) -> tuple[list[str], np.nd
     return pieces, np.asarray(owner, dtype=np.int64)
 
 
+def best_piece(scores: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Per text (``owner`` in order, as ``explode`` gives it), the row of its highest-scoring piece; the
+    first of a tie."""
+    order = np.lexsort((-scores, owner))  # by text, best piece first (lexsort is stable)
+    return order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+
+
 def max_pool(scores: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     """(n, k) scores: per text, the maximum over its clauses' rows of ``scores``."""
     out = np.zeros((n, scores.shape[1]), dtype=np.float32)

@@ -26,7 +26,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 
 from models.base import ModelError, ThemeModel
-from models.clauses import explode, max_pool
+from models.clauses import best_piece, explode, max_pool
 from models.evidence import phrases
 from models.keywords import KeywordModel
 from models.ngrams import CharNgramTfidf
@@ -146,10 +146,8 @@ class TfidfModel(ThemeModel):
             yj = y[:, j]
             s = clf.predict_proba(xc)[:, 1]
             positive = yj[owner] == 1
-            order = np.lexsort((-s, owner))  # by paragraph, best clause first
-            first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
             best = np.zeros(len(pieces), bool)
-            best[first] = True
+            best[best_piece(s, owner)] = True
             pos = positive & (best | (s >= self.params["clause_fit_min"]))
             rows = np.flatnonzero(~positive | pos)
             self.estimators_[j] = self._fit_one(
@@ -211,11 +209,7 @@ class TfidfModel(ThemeModel):
             if clf is None:
                 continue
             w = _linear_weights(clf)
-            best = {}
-            for row, t in enumerate(owner):  # the highest-scoring piece of each text
-                if t not in best or raw[row, j] > raw[best[t], j]:
-                    best[t] = row
-            for t, row in best.items():
+            for t, row in enumerate(best_piece(raw[:, j], owner)):
                 lo, hi = x.indptr[row], x.indptr[row + 1]
                 cols, contrib = x.indices[lo:hi], x.data[lo:hi] * w[x.indices[lo:hi]]
                 weighted = []

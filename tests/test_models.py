@@ -103,10 +103,22 @@ def test_clause_scores_are_the_best_piece_and_cues_count():
 
 
 def test_clause_fit_learns_which_clause_carries_the_theme():
-    themed = ["加大研发投入，突破关键核心技术。", "建设国家实验室，攻关芯片技术。", "支持企业研发新产品，申请发明专利。",
-              "实施重大科技专项，加强基础研究。", "培育创新型企业，提高研发强度。", "推进科技成果转化，建设创新平台。"]
+    themed = [
+        "加大研发投入，突破关键核心技术。",
+        "建设国家实验室，攻关芯片技术。",
+        "支持企业研发新产品，申请发明专利。",
+        "实施重大科技专项，加强基础研究。",
+        "培育创新型企业，提高研发强度。",
+        "推进科技成果转化，建设创新平台。",
+    ]
     filler = "做好社区养老服务。"  # beside every themed clause, so paragraph labels credit it too
-    others = ["推进乡村道路建设。", "加强安全生产监管。", "稳定粮食生产。", "办好人民满意的教育。", "保障困难群众基本生活。"]
+    others = [
+        "推进乡村道路建设。",
+        "加强安全生产监管。",
+        "稳定粮食生产。",
+        "办好人民满意的教育。",
+        "保障困难群众基本生活。",
+    ]
     texts = [t + filler for t in themed] * 2 + [filler] * 2 + [a + b for a in others for b in others if a != b]
     y = np.zeros((len(texts), 3), int)
     y[:12, 2] = 1

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from data.records import Example, label_ids, to_matrix
-from data.splits import Source, combine, cv_folds, read_sources, split_summary
+from data.splits import Source, added_training, combine, cv_folds, read_sources, split_summary
 from models import ModelError, make_model
 from models.thresholds import tune_thresholds
 from train.run import TrainConfig, data_paths, describe_sources, fit_rows, git_revision
@@ -79,7 +79,7 @@ def learning_curve(
     sources = _sources(config, labels)
     parts = combine(sources)
     train, dev, test = sources[0].parts["train"], parts["dev"], parts["test"]
-    extra = parts["train"][len(train) :]  # the other files' paragraphs, in every point's training
+    extra = added_training(sources)  # the other files' paragraphs, in every point's training
     langs = [ex.lang for ex in test]
     points = []
     for seed in seeds:
@@ -119,7 +119,7 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     sources = _sources(config, labels)
     first = sources[0]
     parts = combine(sources)
-    extra = parts["train"][len(first.parts["train"]) :]  # the other files' paragraphs, in every fold's training
+    extra = added_training(sources)  # the other files' paragraphs, in every fold's training
     pool = first.examples if include_test else first.parts["train"] + first.parts["dev"]
     results = []
     for i, (train, dev, test) in enumerate(cv_folds(pool, folds, config.seed)):
