@@ -109,7 +109,7 @@ def train(
     return TrainResult(model, parts, record, sources)
 
 
-def fit_rows(model: ThemeModel, rows: list[Example], sources: list[Source], dev: tuple | None, **options) -> None:
+def fit_rows(model: ThemeModel, rows: list[Example], sources: list[Source], dev: tuple, **options) -> None:
     """Fit ``model`` on ``rows`` (drawn from ``sources``, the first leading), with ``dev`` = (texts, y) and
     the training ``options``: how ``train``, learning curves and cross-validation all fit."""
     texts, y = [ex.text for ex in rows], to_matrix(rows, model.labels)

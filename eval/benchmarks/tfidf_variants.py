@@ -19,11 +19,10 @@ import time
 import numpy as np
 
 from data.records import label_ids, to_matrix
-from data.splits import added_training, cv_folds, read_sources
+from data.splits import added_training, cv_folds, lead_mask, read_sources
 from eval.metrics import f1_per_label
 from models import make_model
 from models.thresholds import tune_thresholds
-from train.run import fit_rows
 
 DATA = ["data/real.jsonl", "data/corpus.jsonl"]
 FITS = {  # name: model parameters that change how it is fitted
@@ -70,7 +69,7 @@ def main() -> None:
         for name, params in fits.items():
             started = time.perf_counter()
             model = make_model("tfidf-logreg", labels, **params)
-            fit_rows(model, train, sources, dev=None)
+            model.fit([ex.text for ex in train], to_matrix(train, labels), lead=lead_mask(train, sources))
             for way, scoring in WAYS.items():
                 model.params.update(scoring)  # scoring only: the fitted classifiers stay as they are
                 thresholds = tune_thresholds(to_matrix(dev, labels), model.predict_proba([ex.text for ex in dev]))
