@@ -156,6 +156,7 @@ class TransformerModel(ThemeModel):
         "freeze_embeddings": True,  # the token embedding table stays as pretrained (faster, less memory: README)
         "train_layers": 0,  # train only the top N encoder layers (and the head); 0: all
         "clauses": False,  # score each clause and keep the maximum (models/clauses.py); measured in the README
+        "mil": False,  # train as scored: the loss on each paragraph's best window, not on every window (finetune)
     }
 
     # --- windows ----------------------------------------------------------------------------------

@@ -379,3 +379,40 @@ def test_two_pretraining_runs_give_identical_checkpoints(tmp_path):
             assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     records = [json.loads((o / "pretrain.json").read_text()) for o in outs]
     assert records[0]["tokens"] == records[1]["tokens"] and records[0]["final_loss"] == records[1]["final_loss"]
+
+
+def test_multiple_instance_loss_reaches_only_each_paragraphs_best_window():
+    """``bag_max``: per paragraph and theme the largest window logit; the gradient flows to that window alone."""
+    import torch
+
+    from models.finetune import BagCollator, bag_max
+
+    batch = BagCollator(pad_id=0)(
+        [{"windows": [[5, 6, 7], [8]], "labels": [1, 0]}, {"windows": [[9]], "labels": [0, 1]}]
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0], [9, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0], [1, 0, 0]]
+    assert batch["bag"].tolist() == [0, 0, 1] and batch["labels"].tolist() == [[1, 0], [0, 1]]
+    logits = torch.tensor([[0.2, 3.0], [1.5, -1.0], [-2.0, 0.5]], requires_grad=True)
+    pooled = bag_max(logits, batch["bag"], 2)
+    assert pooled.tolist() == [[1.5, 3.0], [-2.0, 0.5]]
+    pooled.sum().backward()
+    assert logits.grad.tolist() == [[0, 1], [1, 0], [1, 1]]
+
+
+def test_multiple_instance_fine_tuning_end_to_end(backbone, tmp_path):
+    """``--param mil=true`` trains on paragraphs of several windows and saves a model scored as before."""
+    rows = make_rows()
+    for r in rows[::4]:  # a quarter of the paragraphs span several 32-token windows
+        r["text"] = " ".join([r["text"]] * 6)
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    out = tmp_path / "mil"
+    argv = ["train", "--model", "transformer", "--backbone", backbone, "--data", data, "--epochs", "2", *TINY]
+    assert run(*argv, "--out", out, "--param", "mil=true") == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["training"]["windows"] > len(rows)  # train paragraphs' windows, the long ones' several each
+    model = load_model(out)
+    assert model.params["mil"] is True and len(json.loads((out / "history.json").read_text())) == 2
+    assert run(*argv, "--out", tmp_path / "plain") == 0  # the same run without it learns other weights
+    texts = [r["text"] for r in rows[::4]]
+    assert not np.allclose(model.predict_proba(texts), load_model(tmp_path / "plain").predict_proba(texts))
