@@ -72,6 +72,32 @@ def test_no_shipped_text_is_a_paragraph_of_a_reserved_document(real):
 
 
 @needs_shared
+def test_no_committed_file_holds_a_real_dev_paragraph_of_a_reserved_document():
+    """Results committed under eval/results (predictions, error tables) keep the ids and scores of
+    ``real-dev.jsonl`` but not the text of its paragraphs from reserved documents, nor does any other file."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    role = roles()
+    dev = read_examples(SHARED_CORPUS.parent / "real-dev.jsonl")
+    # 40 characters of each (whitespace dropped): enough to be that paragraph, short enough to catch an excerpt
+    starts = {"".join(ex.text.split())[:40]: ex.id for ex in dev if role.get(f"{ex.doc_id}.txt") == "reserved"}
+    assert len(starts) > 100
+    try:
+        files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    found = []
+    for name in files.split():
+        try:
+            text = "".join((root / name).read_text(encoding="utf-8").split())
+        except (UnicodeDecodeError, OSError):
+            continue
+        found += [f"{name}: {ex_id}" for start, ex_id in starts.items() if start in text]
+    assert not found
+
+
+@needs_shared
 def test_rows_are_the_pool_paragraphs_verbatim_with_the_records_labels():
     assert check() == []
 
