@@ -46,7 +46,7 @@ demo: setup
 	$(BIN)/policytheme pretrain --corpus $(PRETRAIN_CORPUS) --out $(RUNS)/mini-encoder --overwrite $(MINI_ENCODER)
 	$(BIN)/policytheme train --model transformer --backbone $(RUNS)/mini-encoder --out $(RUNS)/transformer-mini \
 		--overwrite $(MINI_FINETUNE)
-	@for m in $(RUN_NAMES); do [ -z "$(REALDEV)" ] || $(BIN)/policytheme evaluate $(RUNS)/$$m --data $(REALDEV) || exit 1; done
+	@for m in $(RUN_NAMES); do [ -z "$(REALDEV)" ] || $(BIN)/policytheme evaluate $(RUNS)/$$m --data $(REALDEV) --unseen || exit 1; done
 	$(BIN)/policytheme learning-curve --model tfidf-logreg --out $(RUNS)/curve-tfidf-logreg --overwrite $(CURVE)
 	@for m in $(BASELINES); do $(BIN)/policytheme cross-validate --model $$m --out $(RUNS)/cv-$$m --overwrite $(CV) || exit 1; done
 	$(BIN)/policytheme compare $(addprefix $(RUNS)/,$(RUN_NAMES)) $(RESULTS) --out $(RUNS)/compare.md

@@ -90,6 +90,19 @@ def run_test_split(run: RunFolder) -> tuple[list[Example], dict]:
     return test, {"path": config.data[0], "sha256": sources[0].sha256, "split": "test", "langs": langs}
 
 
+def seen_in_training(run: RunFolder) -> set[str] | None:
+    """The texts a run was fitted and tuned on (the train and dev splits of every data file), whitespace
+    collapsed; None when its data files are gone or changed, so that it cannot be told."""
+    config, record = run.config(), run.record()
+    trained = [record["data"], *record["data"].get("with", [])]
+    if not all(Path(p).is_file() and file_sha256(p) == t.get("sha256") for p, t in zip(config.data, trained)):
+        return None
+    sources = read_sources(
+        config.data, run.labels(), dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
+    )
+    return {" ".join(ex.text.split()) for s in sources for name in ("train", "dev") for ex in s.parts[name]}
+
+
 def split_of(
     path: str | Path, split: str, labels: list[str], seeds_from: RunFolder | None
 ) -> tuple[list[Example], dict]:
@@ -112,10 +125,13 @@ def evaluate_run(
     predictions: str | Path | None = None,
     n_boot: int = 1000,
     split: str | None = None,
+    unseen: bool = False,
 ) -> dict:
     """Evaluate a run folder on ``data`` (default: its own test split) and write the results.
 
     ``split`` scores one split of ``data`` (its ``split`` column, or the run's own way of splitting).
+    The metrics count the paragraphs of ``data`` whose text the run was trained or tuned on
+    (``data.seen_in_training``); ``unseen`` leaves them out.
     Default outputs: ``RUN/metrics.json`` and ``RUN/predictions.jsonl`` for the run's test split,
     ``RUN/metrics-<data stem>[-<split>].json`` and ``RUN/predictions-<data stem>[-<split>].jsonl`` otherwise.
     """
@@ -132,6 +148,10 @@ def evaluate_run(
         examples = read_examples(data, model.labels)
         info = {"path": str(data), "sha256": file_sha256(data), "split": None}
         default_out = path / f"metrics-{Path(data).stem}.json"
+    if data is not None:
+        examples, info = _leave_out_seen(examples, info, folder, unseen)
+        if unseen:
+            default_out = default_out.with_name(f"{default_out.stem}-unseen.json")
     out = Path(out) if out else default_out
     if out.is_dir():
         raise DataError([f"{out}: is a folder; --out names the metrics file"])
@@ -141,6 +161,25 @@ def evaluate_run(
     metrics = {"run": path.name, "model": record.get("model", model.kind), **metrics, **cost}
     write_evaluation(metrics, rows, out, Path(predictions) if predictions else default_predictions(out))
     return metrics
+
+
+def _leave_out_seen(
+    examples: list[Example], info: dict, folder: RunFolder | None, unseen: bool
+) -> tuple[list[Example], dict]:
+    """``examples`` (without those the run saw, with ``unseen``) and ``info`` with how many it saw."""
+    seen = seen_in_training(folder) if folder else None
+    if seen is None:
+        if unseen:
+            raise DataError(
+                [f"{info['path']}: cannot tell which paragraphs the run saw (its training data is gone or changed)"]
+            )
+        return examples, {**info, "seen_in_training": None}
+    n_seen = sum(" ".join(ex.text.split()) in seen for ex in examples)
+    if unseen:
+        examples = [ex for ex in examples if " ".join(ex.text.split()) not in seen]
+        if not examples:
+            raise DataError([f"{info['path']}: every paragraph is in the run's training data (--unseen leaves none)"])
+    return examples, {**info, "seen_in_training": n_seen, "unseen": unseen}
 
 
 def default_predictions(metrics_path: Path) -> Path:

@@ -133,11 +133,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.split and not args.data:
         raise DataError(["--split needs --data FILE (without --data, a run is scored on its own test split)"])
     m = evaluate_run(
-        args.run, data=args.data, out=args.out, predictions=args.predictions, n_boot=args.n_boot, split=args.split
+        args.run,
+        data=args.data,
+        out=args.out,
+        predictions=args.predictions,
+        n_boot=args.n_boot,
+        split=args.split,
+        unseen=args.unseen,
     )
     per_lang = ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in m["per_language"].items())
+    seen = m["data"].get("seen_in_training")
+    note = ""
+    if seen and m["data"].get("unseen"):
+        note = f" ({seen} left out: the run was trained or tuned on them)"
+    elif seen:
+        note = f"; {seen} of them are in the run's training data (--unseen leaves them out)"
     print(
-        f"{args.run}: {m['data']['paragraphs']} paragraphs; macro-F1 {_with_ci(m)}, "
+        f"{args.run}: {m['data']['paragraphs']} paragraphs{note}; macro-F1 {_with_ci(m)}, "
         f"micro-F1 {m['micro_f1']:.3f}; per language: {per_lang}"
     )
     _track(args, args.run)
@@ -394,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "dev", "test"], help="score only this split of --data")
     p.add_argument("--out", help="metrics file (default: RUN/metrics.json or RUN/metrics-<data>.json)")
     p.add_argument("--predictions", help="also write per-paragraph predictions (.jsonl)")
+    p.add_argument(
+        "--unseen",
+        action="store_true",
+        help="leave out paragraphs of --data that the run was trained or tuned on (same text)",
+    )
     p.add_argument("--n-boot", type=int, default=1000)
     _tracking_flags(p)
     p.set_defaults(func=cmd_evaluate)

@@ -47,6 +47,28 @@ def test_train_writes_a_self_explaining_run(trained, name):
     assert not list(root.glob(".*staging*"))
 
 
+def test_evaluate_counts_and_can_leave_out_what_the_run_was_trained_on(trained, tmp_path, capsys):
+    """On its own data file a run saw the train and dev paragraphs; --unseen scores exactly the test split."""
+    root, data = trained
+    folder = root / "tfidf-logreg"
+    assert run("evaluate", folder, "--data", data, "--out", tmp_path / "all.json", "--n-boot", 20) == 0
+    everything = json.loads((tmp_path / "all.json").read_text())["data"]
+    test_ids = {json.loads(x)["id"] for x in (folder / "predictions.jsonl").read_text().splitlines()}
+    assert everything["paragraphs"] == len(make_rows()) and everything["unseen"] is False
+    assert everything["seen_in_training"] == len(make_rows()) - len(test_ids)
+    assert "(--unseen leaves them out)" in capsys.readouterr().out
+    assert run("evaluate", folder, "--data", data, "--unseen", "--n-boot", 20) == 0
+    assert "left out: the run was trained or tuned on them" in capsys.readouterr().out
+    unseen = folder / "metrics-tiny-unseen.json"
+    assert json.loads(unseen.read_text())["data"]["paragraphs"] == len(test_ids)
+    ids = {json.loads(x)["id"] for x in (folder / "predictions-tiny-unseen.jsonl").read_text().splitlines()}
+    assert ids == test_ids
+    seen_only = write_jsonl(tmp_path / "seen.jsonl", [r for r in make_rows() if r["id"] not in test_ids])
+    assert run("evaluate", folder, "--data", seen_only, "--unseen") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "every paragraph is in the run's training data" in err[0]
+
+
 def test_evaluate_on_other_data_and_own_test_split(trained, tmp_path, capsys):
     root, data = trained
     other = write_jsonl(tmp_path / "other.jsonl", make_rows(n_docs=4))
