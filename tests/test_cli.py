@@ -57,11 +57,11 @@ def test_evaluate_counts_and_can_leave_out_what_the_run_was_trained_on(trained, 
     assert everything["paragraphs"] == len(make_rows()) and everything["unseen"] is False
     assert everything["seen_in_training"] == len(make_rows()) - len(test_ids)
     assert "(--unseen leaves them out)" in capsys.readouterr().out
-    assert run("evaluate", folder, "--data", data, "--unseen", "--n-boot", 20) == 0
+    unseen, preds = tmp_path / "metrics-tiny-unseen.json", tmp_path / "predictions-tiny-unseen.jsonl"
+    assert run("evaluate", folder, "--data", data, "--unseen", "--out", unseen, "--n-boot", 20) == 0
     assert "left out: the run was trained or tuned on them" in capsys.readouterr().out
-    unseen = folder / "metrics-tiny-unseen.json"
     assert json.loads(unseen.read_text())["data"]["paragraphs"] == len(test_ids)
-    ids = {json.loads(x)["id"] for x in (folder / "predictions-tiny-unseen.jsonl").read_text().splitlines()}
+    ids = {json.loads(x)["id"] for x in preds.read_text().splitlines()}
     assert ids == test_ids
     seen_only = write_jsonl(tmp_path / "seen.jsonl", [r for r in make_rows() if r["id"] not in test_ids])
     assert run("evaluate", folder, "--data", seen_only, "--unseen") == 2
