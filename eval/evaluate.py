@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from data.records import DataError, Example, file_sha256, read_examples, to_matrix
-from data.splits import assign_splits, read_sources
+from data.splits import Source, assign_splits, read_sources
 from eval.calibration import theme_curves
 from eval.errors import confident_errors
 from eval.metrics import evaluate_arrays
@@ -73,16 +73,8 @@ def paragraphs_sha256(examples: list[Example]) -> str:
 def run_test_split(run: RunFolder) -> tuple[list[Example], dict]:
     """The test paragraphs of a run (its first data file's), rebuilt from its config; refused if the data
     changed since."""
-    config, record = run.config(), run.record()
-    trained = [record["data"], *record["data"].get("with", [])]
-    for path, then in zip(config.data, trained):
-        if not Path(path).is_file():
-            raise DataError([f"{path}: training data of {run.path} not found; pass --data FILE"])
-        if file_sha256(path) != then.get("sha256"):
-            raise DataError([f"{path}: changed since {run.path} was trained (sha256 differs); pass --data FILE"])
-    sources = read_sources(
-        config.data, run.labels(), dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
-    )
+    config = run.config()
+    sources = trained_sources(run, hint="; pass --data FILE")
     langs = config.eval_langs  # a cross-lingual run is scored on its evaluation languages only
     test = [ex for ex in sources[0].parts["test"] if not langs or ex.lang in langs]
     if not test:
@@ -90,17 +82,25 @@ def run_test_split(run: RunFolder) -> tuple[list[Example], dict]:
     return test, {"path": config.data[0], "sha256": sources[0].sha256, "split": "test", "langs": langs}
 
 
-def seen_in_training(run: RunFolder) -> set[str] | None:
-    """The texts a run was fitted and tuned on (the train and dev splits of every data file), whitespace
-    collapsed; None when its data files are gone or changed, so that it cannot be told."""
+def trained_sources(run: RunFolder, hint: str = "") -> list[Source]:
+    """A run's data files, split as when it was trained; refused (DataError, ending in ``hint``) if one is gone
+    or changed."""
     config, record = run.config(), run.record()
     trained = [record["data"], *record["data"].get("with", [])]
-    if not all(Path(p).is_file() and file_sha256(p) == t.get("sha256") for p, t in zip(config.data, trained)):
-        return None
-    sources = read_sources(
-        config.data, run.labels(), dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
-    )
-    return {" ".join(ex.text.split()) for s in sources for name in ("train", "dev") for ex in s.parts[name]}
+    for path, then in zip(config.data, trained):
+        if not Path(path).is_file():
+            raise DataError([f"{path}: training data of {run.path} not found{hint}"])
+        if file_sha256(path) != then.get("sha256"):
+            raise DataError([f"{path}: changed since {run.path} was trained (sha256 differs){hint}"])
+    return read_sources(config.data, run.labels(), dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
+
+
+def seen_in_training(run: RunFolder) -> set[str]:
+    """The texts a run was fitted and tuned on (the train and dev splits of every data file), whitespace
+    collapsed; DataError when its data files are gone or changed, so that it cannot be told."""
+    return {
+        " ".join(ex.text.split()) for s in trained_sources(run) for name in ("train", "dev") for ex in s.parts[name]
+    }
 
 
 def split_of(
@@ -167,12 +167,13 @@ def _leave_out_seen(
     examples: list[Example], info: dict, folder: RunFolder | None, unseen: bool
 ) -> tuple[list[Example], dict]:
     """``examples`` (without those the run saw, with ``unseen``) and ``info`` with how many it saw."""
-    seen = seen_in_training(folder) if folder else None
-    if seen is None:
+    try:
+        if folder is None:
+            raise DataError(["a model folder keeps no record of its training data: pass its run folder"])
+        seen = seen_in_training(folder)
+    except DataError as e:
         if unseen:
-            raise DataError(
-                [f"{info['path']}: cannot tell which paragraphs the run saw (its training data is gone or changed)"]
-            )
+            raise DataError([f"--unseen: cannot tell which paragraphs the run saw: {e.problems[0]}"]) from None
         return examples, {**info, "seen_in_training": None}
     n_seen = sum(" ".join(ex.text.split()) in seen for ex in examples)
     if unseen:
