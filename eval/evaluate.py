@@ -175,9 +175,10 @@ def _leave_out_seen(
         if unseen:
             raise DataError([f"--unseen: cannot tell which paragraphs the run saw: {e.problems[0]}"]) from None
         return examples, {**info, "seen_in_training": None}
-    n_seen = sum(" ".join(ex.text.split()) in seen for ex in examples)
+    was_seen = [" ".join(ex.text.split()) in seen for ex in examples]
+    n_seen = sum(was_seen)
     if unseen:
-        examples = [ex for ex in examples if " ".join(ex.text.split()) not in seen]
+        examples = [ex for ex, s in zip(examples, was_seen) if not s]
         if not examples:
             raise DataError([f"{info['path']}: every paragraph is in the run's training data (--unseen leaves none)"])
     return examples, {**info, "seen_in_training": n_seen, "unseen": unseen}
