@@ -1,8 +1,11 @@
 """Originality checks for the shipped corpus.
 
 Two checks keep the corpus honest: no two paragraphs are near-duplicates (more than half of their
-character 5-grams shared, Jaccard), and no paragraph shares a run of 30 characters with the real
-documents of ``../shared/corpus`` (which the project must never copy).
+character 5-grams shared, Jaccard), and no paragraph shares a copied run with the real documents of
+``../shared/corpus`` (which the project must never copy). A copied run is one of about a clause's worth of
+words: 30 characters of Chinese or Japanese (15 to 20 words), 60 characters of a space-separated script
+(about 10 words). 30 characters of English are five words, and stock phrases of that length (" in
+research and development, ") recur in any two texts on one subject.
 
     python -m data.quality data/corpus.jsonl [more.jsonl ...]
 """
@@ -35,6 +38,28 @@ def near_duplicates(texts: list[str], threshold: float = 0.5, n: int = 5) -> lis
             if jac > threshold:
                 pairs.append((int(i), int(j), float(jac)))
     return sorted(pairs)
+
+
+RUN_CJK, RUN_SPACED = 30, 60
+
+
+def _cjk(text: str) -> bool:
+    """Whether most letters of ``text`` are CJK ideographs or kana (a script written without spaces)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    cjk = sum(1 for ch in letters if "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff")
+    return bool(letters) and cjk * 2 > len(letters)
+
+
+def copied_runs(texts: list[str], corpus_texts: list[str]) -> dict[int, str]:
+    """For each text that shares a copied run (``RUN_CJK`` or ``RUN_SPACED`` characters, by its script)
+    with any corpus text, one such run."""
+    cjk = [i for i, t in enumerate(texts) if _cjk(t)]
+    spaced = [i for i, t in enumerate(texts) if not _cjk(t)]
+    hits = {}
+    for idx, n in ((cjk, RUN_CJK), (spaced, RUN_SPACED)):
+        found = shared_runs([texts[i] for i in idx], corpus_texts, n)
+        hits.update({idx[k]: run for k, run in found.items()})
+    return dict(sorted(hits.items()))
 
 
 def shared_runs(texts: list[str], corpus_texts: list[str], n: int = 30) -> dict[int, str]:
@@ -85,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         bad += 1
         print(f"NEAR-DUPLICATE {jac:.2f}: {rows[i]['_where']} ~ {rows[j]['_where']}")
     if not args.no_shared:
-        for i, run in shared_runs(texts, read_shared_corpus()).items():
+        for i, run in copied_runs(texts, read_shared_corpus()).items():
             bad += 1
             print(f"SHARED-RUN: {rows[i]['_where']} shares {run!r} with ../shared/corpus")
     n = len(rows)

@@ -7,7 +7,7 @@ import pytest
 
 from data.datasheet import ANNOTATION, length_bucket, read_annotation
 from data.datasheet import main as datasheet_main
-from data.quality import near_duplicates, read_shared_corpus, shared_runs
+from data.quality import RUN_CJK, RUN_SPACED, copied_runs, near_duplicates, read_shared_corpus, shared_runs
 from data.records import CORPUS_PATH, SPLITS, label_ids, read_examples
 
 LABELS = label_ids()
@@ -77,12 +77,24 @@ def test_no_near_duplicates(corpus):
     assert not pairs, [(corpus[i].id, corpus[j].id, round(j_, 2)) for i, j, j_ in pairs[:10]]
 
 
-def test_no_30_character_run_from_the_real_corpus(corpus):
+def test_no_copied_run_from_the_real_corpus(corpus):
     real = read_shared_corpus()
     if not real:
         pytest.skip("../shared/corpus not present")
-    hits = shared_runs([e.text for e in corpus], real, n=30)
+    hits = copied_runs([e.text for e in corpus], real)
     assert not hits, {corpus[i].id: run for i, run in list(hits.items())[:10]}
+
+
+def test_copied_runs_are_a_clause_long_in_either_script():
+    real = ["他说：" + "推动传统产业改造提升加快制造业高端化智能化绿色化发展培育新兴产业" + "。",
+            "We will invest in research and development, and we will " + "x" * 70 + " today."]
+    zh = "我们要推动传统产业改造提升加快制造业高端化智能化绿色化发展培育新兴产业。"
+    stock = "Firms invest in research and development, and we will see."  # 40 shared characters: a stock phrase
+    copied = "Note: " + real[1][8:8 + RUN_SPACED] + "."
+    hits = copied_runs([zh, stock, copied], real)
+    assert set(hits) == {0, 2}
+    assert len(hits[0]) == RUN_CJK and len(hits[2]) == RUN_SPACED
+    assert shared_runs([stock], real, n=RUN_CJK)  # the old 30-character rule flagged it
 
 
 def test_annotation_record_matches_the_corpus(corpus):
