@@ -4,7 +4,8 @@
     python -m data.datasheet --check  # exit 1 if DATASHEET.md is out of date (the tests run this)
 
 Everything between a ``<name>:start`` and ``<name>:end`` marker is generated (``real``: the real corpus,
-``tables``: the written one); the prose around it is written by hand.
+``genres``: the other genres, ``translations``, ``tables``: the written corpus); the prose around it is
+written by hand.
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
-from data.records import CORPUS_PATH, REAL_PATH, SPLITS, Example, label_ids, read_examples
+from data.records import CORPUS_PATH, GENRES_PATH, REAL_PATH, SPLITS, TRANSLATIONS_PATH, Example, label_ids, read_examples
 
 HERE = Path(__file__).parent
 DATASHEET = HERE / "DATASHEET.md"
 ANNOTATION = HERE / "annotation.jsonl"
 REAL_ANNOTATION = HERE / "real-annotation.jsonl"
 # marker name -> (corpus, its annotation record)
-SECTIONS = {"real": (REAL_PATH, REAL_ANNOTATION), "tables": (CORPUS_PATH, ANNOTATION)}
+GENRES_ANNOTATION = HERE / "genres-annotation.jsonl"
+SECTIONS = {
+    "real": (REAL_PATH, REAL_ANNOTATION),
+    "genres": (GENRES_PATH, GENRES_ANNOTATION),
+    "translations": (TRANSLATIONS_PATH, HERE / "no-annotation-record"),
+    "tables": (CORPUS_PATH, ANNOTATION),
+}
 CHAR_LANGS = {"zh", "ja", "ko"}  # lengths in characters; other languages in words
 
 
@@ -152,6 +159,17 @@ def tables(examples: list[Example], annotation: list[dict] | None, name: str = "
         "Grouped by document, stratified over language and label combination (`split` column).",
         _table(["split", "paragraphs", "documents", *labels, "languages"], rows),
     ]
+
+    genres = sorted({e.extra["genre"] for e in examples if e.extra.get("genre")})
+    if genres:
+        rows = [
+            [g, lang, s, len({e.doc_id for e in sub}), len(sub)] + [sum(lab in e.labels for e in sub) for lab in labels]
+            for g in genres
+            for lang in sorted({e.lang for e in examples})
+            for s in SPLITS
+            if (sub := [e for e in examples if e.extra.get("genre") == g and e.lang == lang and e.extra["split"] == s])
+        ]
+        out += ["### Genre groups by language and split", _table(["genre", "lang", "split", "documents", "paragraphs", *labels], rows)]
 
     if annotation:
         out += [

@@ -21,10 +21,14 @@ import numpy as np
 
 SCHEMA_PATH = Path(__file__).with_name("labels.json")
 CORPUS_PATH = Path(__file__).with_name("corpus.jsonl")  # written paragraphs, six languages
-REAL_PATH = Path(__file__).with_name("real.jsonl")  # real paragraphs of Chinese state documents
+REAL_PATH = Path(__file__).with_name("real.jsonl")  # real paragraphs of Chinese government work reports
+GENRES_PATH = Path(__file__).with_name("genres.jsonl")  # real paragraphs of laws, plans, speeches... (zh, en)
+TRANSLATIONS_PATH = Path(__file__).with_name("translations.jsonl")  # real train/dev paragraphs, translated
 # What ``train`` reads when not told: the data that gives the best model on real paragraphs (the real corpus
 # leads: its dev split tunes, its test split scores; the written one adds languages and price competition).
-DEFAULT_DATA = [str(REAL_PATH), str(CORPUS_PATH)]
+# What a run trains on by default: every shipped labeled file. The first file's test split is the run's own
+# (``metrics.json``); each other file's test split is scored too. Translations have no test split.
+DEFAULT_DATA = [str(REAL_PATH), str(CORPUS_PATH), str(GENRES_PATH), str(TRANSLATIONS_PATH)]
 SPLITS = ("train", "dev", "test")
 _LANG = re.compile(r"^[a-z]{2}$")
 _MAX_REPORTED = 20

@@ -81,9 +81,15 @@ def combine(sources: list[Source]) -> dict[str, list[Example]]:
     return {"train": train, "dev": first.parts["dev"], "test": first.parts["test"]}
 
 
-def added_training(sources: list[Source]) -> list[Example]:
-    """The train and dev paragraphs of the files after the first: what they add to every fit's training."""
-    return [ex for s in sources[1:] for name in ("train", "dev") for ex in s.parts[name]]
+def added_training(sources: list[Source], held_out: set[str] | None = None) -> list[Example]:
+    """The train and dev paragraphs of the files after the first: what they add to every fit's training.
+
+    Rows of a document ``held_out`` stay out (default: the first file's dev and test documents): a
+    translation is its source's document, and must not train where its source tunes or tests.
+    """
+    if held_out is None:
+        held_out = {ex.doc_id for name in ("dev", "test") for ex in sources[0].parts[name]}
+    return [ex for s in sources[1:] for name in ("train", "dev") for ex in s.parts[name] if ex.doc_id not in held_out]
 
 
 def lead_mask(rows: list[Example], sources: list[Source]) -> np.ndarray:

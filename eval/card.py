@@ -36,21 +36,24 @@ def _ci(m: dict) -> str:
 
 
 def _metrics_section(name: str, m: dict) -> list[str]:
-    d = m.get("data", {})
+    d, kw = m.get("data", {}), m.get("keywords")
     out = [
         f"### {name}",
         "",
         f"{m.get('n', d.get('paragraphs', '?'))} paragraphs of `{Path(d.get('path', '?')).name}`"
         + (f" ({d['split']} split)" if d.get("split") else "")
-        + f"; macro-F1 **{_f(m['macro_f1'])}** {_ci(m)}, micro-F1 {_f(m.get('micro_f1'))}.",
+        + (f", {d['slice']}" if d.get("slice") else "")
+        + f"; macro-F1 **{_f(m['macro_f1'])}** {_ci(m)}, micro-F1 {_f(m.get('micro_f1'))}"
+        + (f"; the keyword method {_f(kw['macro_f1'])} {_ci(kw)}." if kw else "."),
         "",
-        "| theme | n | precision | recall | F1 [95% CI] |",
-        "|---|---|---|---|---|",
+        "| theme | n | precision | recall | F1 [95% CI] |" + (" keywords F1 |" if kw else ""),
+        "|---|---|---|---|---|" + ("---|" if kw else ""),
     ]
     for lab, v in m["per_label"].items():
         ci = v.get("ci", {})
         interval = f" [{_f(ci.get('low'))}, {_f(ci.get('high'))}]" if ci.get("low") is not None else ""
-        out.append(f"| {lab} | {v['support']} | {_f(v['precision'])} | {_f(v['recall'])} | {_f(v['f1'])}{interval} |")
+        row = f"| {lab} | {v['support']} | {_f(v['precision'])} | {_f(v['recall'])} | {_f(v['f1'])}{interval} |"
+        out.append(row + (f" {_f(kw['per_label'].get(lab))} |" if kw else ""))
     langs = m.get("per_language", {})
     if len(langs) > 1:
         out += ["", "| language | n | macro-F1 [95% CI] |", "|---|---|---|"]
@@ -83,13 +86,15 @@ def model_card(run: str | Path, title: str | None = None) -> str:
         "## Test metrics",
         "",
         "Each test split holds whole documents never seen in training or tuning; intervals are 95% bootstrap "
-        "intervals over paragraphs.",
+        "intervals over paragraphs. A split of several languages or genres is also scored per language and per "
+        "genre group, and the keyword method (thresholds tuned on the same dev split) is scored beside it.",
         "",
     ]
     for path in sorted(folder.path.glob("metrics*.json"), key=lambda p: (p.name != "metrics.json", p.name)):
         m = read_json(path)
         d = m.get("data", {})
         name = Path(d.get("path", path.stem)).stem + (f", {d['split']} split" if d.get("split") else "")
+        name += f", {d['slice']}" if d.get("slice") else ""
         lines += _metrics_section(name, m)
     lines += ["## Limits", ""] + [f"- {x}" for x in LIMITS] + [""]
     return "\n".join(lines)

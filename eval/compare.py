@@ -67,6 +67,8 @@ def data_name(m: dict) -> str:
     extra = [f"{d['split']} split"] if d.get("split") else []
     if d.get("langs"):
         extra.append(",".join(d["langs"]))
+    if d.get("slice"):
+        extra.append(d["slice"])
     return f"{stem} ({', '.join(extra)})" if extra else stem
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from data.records import label_ids, to_matrix
 from eval.card import model_card
+from eval.leaderboard import KEYWORDS
 from eval.evaluate import default_predictions, evaluate_model, write_evaluation
 from models.folders import write_file
 from train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
@@ -27,16 +29,22 @@ def train_and_score(
         result = train(config, staging, work, progress=progress)
         cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
         scored = []
+        keywords = keyword_baseline(result)
         for i, source in enumerate(result.sources):
             test = result.parts["test"] if i == 0 else select_test(source.parts["test"], config.eval_langs)
             if not test:
                 continue
             info = {"path": source.path, "sha256": source.sha256, "split": "test", "langs": config.eval_langs}
-            m, rows = evaluate_model(result.model, test, info, n_boot=n_boot, seed=config.seed)
-            m = {"run": result.record["name"], "model": config.model, **m, **cost}
             name = "metrics.json" if i == 0 else f"metrics-{Path(source.path).stem}-test.json"
-            write_evaluation(m, rows, staging / name, default_predictions(staging / name))
-            scored.append((Path(source.path).name, m))
+            for part, slice_info, suffix in [(test, {}, "")] + test_slices(test):
+                m, rows = evaluate_model(result.model, part, {**info, **slice_info}, n_boot=n_boot, seed=config.seed)
+                m = {"run": result.record["name"], "model": config.model, **m, **cost}
+                if keywords is not None:
+                    m["keywords"] = keyword_figures(keywords, part, n_boot, config.seed)
+                path = staging / (name.replace(".json", f"-{suffix}.json") if suffix else name)
+                write_evaluation(m, rows, path, default_predictions(path))
+                if not suffix:
+                    scored.append((Path(source.path).name, m))
         card = model_card(staging, title=Path(config.out).name)
         write_file(staging / "MODEL_CARD.md", card)
         write_file(staging / "model" / "MODEL_CARD.md", card)  # a model folder travels alone, with its card
@@ -44,6 +52,46 @@ def train_and_score(
         barrier()
     shutil.rmtree(work, ignore_errors=True)
     return result, scored
+
+
+def test_slices(test: list) -> list[tuple[list, dict, str]]:
+    """The boards of their own inside one test split: each language and each genre group, where the split
+    holds more than one, for the real collections (whose rows name their genre). (paragraphs, what the slice
+    is, file-name suffix) each."""
+    out = []
+    if not any(ex.extra.get("genre") for ex in test):
+        return out
+    for key, field in (("lang", lambda ex: ex.lang), ("genre", lambda ex: ex.extra.get("genre"))):
+        values = sorted({field(ex) for ex in test} - {None})
+        if len(values) > 1:
+            out += [([ex for ex in test if field(ex) == v], {"slice": f"{key} {v}"}, v) for v in values]
+    seen, unique = {len(test)}, []
+    for part in out:  # a genre held by one language only is that language's slice already
+        if len(part[0]) not in seen or not any({e.id for e in part[0]} == {e.id for e in o[0]} for o in unique):
+            unique.append(part)
+            seen.add(len(part[0]))
+    return unique
+
+
+def keyword_baseline(result: TrainResult):
+    """The keyword method with its thresholds tuned on the run's own dev split (what a model card sets
+    beside the run's figures); None for a run of the keyword method itself or without a dev split."""
+    from models import make_model
+    from models.thresholds import tune_thresholds
+
+    dev = result.parts["dev"]
+    if result.record["model"] == KEYWORDS or not dev or result.model.labels != label_ids():
+        return None
+    model = make_model(KEYWORDS, result.model.labels)
+    model.fit([], None)
+    model.thresholds_ = tune_thresholds(to_matrix(dev, model.labels), model.predict_proba([ex.text for ex in dev]))
+    return model
+
+
+def keyword_figures(model, part: list, n_boot: int, seed: int) -> dict:
+    """The keyword method's macro-F1 (with its interval) and per-theme F1 on the same paragraphs."""
+    m, _ = evaluate_model(model, part, {}, n_boot=n_boot, seed=seed)
+    return {"macro_f1": m["macro_f1"], "ci": m.get("ci"), "per_label": {k: v["f1"] for k, v in m["per_label"].items()}}
 
 
 def retrain_on_labels(labels: Path, codebook: str | None, work: Path, current: Path | None = None) -> tuple[Path, dict]:

@@ -79,7 +79,7 @@ def learning_curve(
     sources = _sources(config, labels)
     parts = combine(sources)
     train, dev, test = sources[0].parts["train"], parts["dev"], parts["test"]
-    extra = added_training(sources)  # the other files' paragraphs, in every point's training
+    held = {ex.doc_id for ex in dev + test}
     langs = [ex.lang for ex in test]
     points = []
     for seed in seeds:
@@ -87,6 +87,8 @@ def learning_curve(
         for fraction in sorted(fractions):
             keep = set(order[: max(1, math.ceil(fraction * len(order)))])
             subset = [ex for ex in train if ex.doc_id in keep]
+            # the other files' paragraphs, less those of documents this point leaves out (translations)
+            extra = added_training(sources, held | ({ex.doc_id for ex in train} - keep))
             point = {"fraction": fraction, "seed": seed, "train_paragraphs": len(subset), "train_documents": len(keep)}
             try:
                 timing, y, pred = fit_and_score(config, labels, sources, subset + extra, dev, test, seed)
@@ -98,7 +100,7 @@ def learning_curve(
     return {
         "kind": "learning_curve",
         **_header(config, sources, parts),
-        "fixed_train_paragraphs": len(extra),
+        "fixed_train_paragraphs": len(added_training(sources)),
         "fractions": fractions,
         "seeds": list(seeds),
         "points": points,
@@ -119,10 +121,12 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     sources = _sources(config, labels)
     first = sources[0]
     parts = combine(sources)
-    extra = added_training(sources)  # the other files' paragraphs, in every fold's training
     pool = first.examples if include_test else first.parts["train"] + first.parts["dev"]
+    outside = {ex.doc_id for ex in first.examples} - {ex.doc_id for ex in pool}
     results = []
     for i, (train, dev, test) in enumerate(cv_folds(pool, folds, config.seed)):
+        # the other files' paragraphs, less those of the fold's dev and test documents (translations)
+        extra = added_training(sources, outside | {ex.doc_id for ex in dev + test})
         timing, y, pred = fit_and_score(config, labels, sources, train + extra, dev, test, config.seed)
         fold = {"fold": i, "train_paragraphs": len(train), "dev_paragraphs": len(dev), **timing}
         results.append({**fold, **score(y, pred, [ex.lang for ex in test], labels)})

@@ -59,11 +59,11 @@ def main() -> None:
     labels = label_ids(None)
     sources = read_sources(DATA, labels)
     first = sources[0]
-    extra = added_training(sources)
     pool = first.parts["train"] + first.parts["dev"]
     gold, docs, pred = [], [], {}
     for i, (train, dev, test) in enumerate(cv_folds(pool, args.folds)):
-        train = train + extra
+        held = {ex.doc_id for ex in first.parts["test"] + dev + test}  # the fold's documents, in any language
+        train = train + added_training(sources, held)
         gold.append(to_matrix(test, labels))
         docs += [ex.doc_id for ex in test]
         for name, params in fits.items():
