@@ -25,7 +25,7 @@ CV      ?= --folds 3
 # Installs system packages as root, through sudo otherwise.
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup demo test lint clean browser
+.PHONY: setup demo test lint clean browser check-wheel
 
 setup: $(VENV)/.installed
 
@@ -56,6 +56,19 @@ demo: setup
 
 test: setup browser
 	$(BIN)/python -m pytest
+
+# The wheel as a user gets it: built, installed into a fresh virtual environment outside the repository, then
+# the command labels the shipped samples with the default model and the Python API labels two texts.
+check-wheel: setup
+	@set -e; dir=$$(mktemp -d -t policytheme-wheel.XXXXXX); \
+	$(BIN)/python -m pip wheel --no-deps -q -w $$dir . 2>/dev/null; \
+	$(PY) -m venv $$dir/venv; \
+	$$dir/venv/bin/python -m pip install --quiet "$(TORCH)"; \
+	$$dir/venv/bin/python -m pip install --quiet $$dir/policytheme-*.whl; \
+	cp -r data/samples $$dir/samples; cd $$dir; export POLICYTHEME_HOME=$$dir/home; \
+	venv/bin/policytheme label samples --out labels.jsonl --quiet; \
+	venv/bin/python -c 'import policytheme, sys; df = policytheme.load(progress=False).label(["加大研发投入，突破关键核心技术。", "Firms cut prices below cost."]); print(df[["labels"]].to_string()); sys.exit(0 if policytheme.__file__.startswith(sys.argv[1]) else "imported from " + policytheme.__file__)' "$$dir/venv"; \
+	cd /; rm -rf "$$dir"; echo "check-wheel: the wheel installs, labels and serves the API outside the repository"
 
 # Headless Chromium (Debian's package) for the test that opens the HTML report, and a CJK font for its text.
 browser:

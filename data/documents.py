@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.formats import FORMAT_SUFFIXES, MAX_TEXT_CHARS, extract
-from data.records import DataError
-from data.segment import segment, split_paragraphs
+from policytheme.data.formats import FORMAT_SUFFIXES, MAX_TEXT_CHARS, extract
+from policytheme.data.records import DataError
+from policytheme.data.segment import segment, split_paragraphs
 
 __all__ = [
     "SUFFIXES",

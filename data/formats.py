@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from data.records import DataError
+from policytheme.data.records import DataError
 
 MAX_TEXT_CHARS = 20_000_000  # about 10,000 pages: one document's text, or one table row's
 MAX_FILE_BYTES = 256 * 2**20  # a text, HTML or PDF file

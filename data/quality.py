@@ -7,7 +7,7 @@ words: 30 characters of Chinese or Japanese (15 to 20 words), 60 characters of a
 (about 10 words). 30 characters of English are five words, and stock phrases of that length (" in
 research and development, ") recur in any two texts on one subject.
 
-    python -m data.quality data/corpus.jsonl [more.jsonl ...]
+    python -m policytheme.data.quality data/corpus.jsonl [more.jsonl ...]
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ Every paragraph of every pool document was labeled, so "none" keeps its real wei
   English; record ``genres-annotation.jsonl``). Each row has its ``lang``, its ``source`` (the document
   kind, from the file name) and its ``genre`` (the group of kinds: ``GENRE_GROUPS``).
 
-    python -m data.real batches --collection genres --out DIR [--batches 4]   # annotation batches
-    python -m data.real build --collection genres --first A/ --second B/ --adjudicated ADJ.jsonl
-    python -m data.real check                        # both files match their records and the documents
+    python -m policytheme.data.real batches --collection genres --out DIR [--batches 4]   # annotation batches
+    python -m policytheme.data.real build --collection genres --first A/ --second B/ --adjudicated ADJ.jsonl
+    python -m policytheme.data.real check                        # both files match their records and the documents
 
 Paragraphs are found exactly as ``policytheme label`` finds them (``data.documents``), so a row's
 ``source_file`` and ``paragraph`` point at the same paragraph in a label run's output. A paragraph's id is
@@ -33,9 +33,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.documents import read_documents
-from data.records import CORPUS_PATH, GENRES_PATH, REAL_PATH, DataError, Example, label_ids, read_examples, write_examples
-from data.splits import grouped_folds
+from policytheme.data.documents import read_documents
+from policytheme.data.records import CORPUS_PATH, GENRES_PATH, REAL_PATH, DataError, Example, label_ids, read_examples, write_examples
+from policytheme.data.splits import grouped_folds
 
 SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 ANNOTATION = Path(__file__).with_name("real-annotation.jsonl")
@@ -300,7 +300,7 @@ def check(collection: str = "real", corpus: Path = SHARED_CORPUS) -> list[str]:
     for ex in shipped:
         want = expected.get(ex.id)
         if want is None or ex.to_dict() != want.to_dict():
-            problems.append(f"{path}: {ex.id}: differs from what `python -m data.real build` makes of the record")
+            problems.append(f"{path}: {ex.id}: differs from what `python -m policytheme.data.real build` makes of the record")
     return problems
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from data.records import SPLITS, DataError, Example, file_sha256, read_examples
+from policytheme.data.records import SPLITS, DataError, Example, file_sha256, read_examples
 
 
 def assign_splits(

@@ -10,8 +10,8 @@ A translation is a row of its own: id ``<source id>@<lang>``, its source's label
 ``translation_of`` naming the source row. It stays in its source's split, so no translation is ever in a
 test split, and none shares a split with a document other than its source's.
 
-    python -m data.translations build DIR/*.jsonl   # translations.jsonl from the translators' answer files
-    python -m data.translations check               # rows still match their sources (labels, split)
+    python -m policytheme.data.translations build DIR/*.jsonl   # translations.jsonl from the translators' answer files
+    python -m policytheme.data.translations check               # rows still match their sources (labels, split)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import json
 import sys
 from pathlib import Path
 
-from data.real import COLLECTIONS, pool_paragraphs
-from data.records import GENRES_PATH, REAL_PATH, TRANSLATIONS_PATH, DataError, Example, read_examples, write_examples
+from policytheme.data.real import COLLECTIONS, pool_paragraphs
+from policytheme.data.records import GENRES_PATH, REAL_PATH, TRANSLATIONS_PATH, DataError, Example, read_examples, write_examples
 
 SOURCES = (REAL_PATH, GENRES_PATH)
 CARRIED = ("split", "source_file", "paragraph", "source", "year", "genre")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.folders import RunFolder, read_json
+from policytheme.models.folders import RunFolder, read_json
 
 INTENDED_USE = (
     "Labeling paragraphs of industrial-policy documents (government work reports, plans, State Council "

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from data.records import DataError
-from eval.leaderboard import Board, build_board, legend, table
-from eval.report import write_report
-from eval.tables import Collection, curve_table, cv_table
-from models.folders import read_json, write_file
+from policytheme.data.records import DataError
+from policytheme.eval.leaderboard import Board, build_board, legend, table
+from policytheme.eval.report import write_report
+from policytheme.eval.tables import Collection, curve_table, cv_table
+from policytheme.models.folders import read_json, write_file
 
 EXTRA_FILES = ("curve.json", "cv.json")
 

@@ -14,13 +14,13 @@ import os
 import time
 from pathlib import Path
 
-from data.records import DataError, Example, file_sha256, read_examples, to_matrix
-from data.splits import Source, assign_splits, read_sources
-from eval.calibration import theme_curves
-from eval.errors import confident_errors
-from eval.metrics import evaluate_arrays
-from models import ThemeModel, load_model
-from models.folders import RunFolder, write_file, write_json
+from policytheme.data.records import DataError, Example, file_sha256, read_examples, to_matrix
+from policytheme.data.splits import Source, assign_splits, read_sources
+from policytheme.eval.calibration import theme_curves
+from policytheme.eval.errors import confident_errors
+from policytheme.eval.metrics import evaluate_arrays
+from policytheme.models import ThemeModel, load_model
+from policytheme.models.folders import RunFolder, write_file, write_json
 
 
 def evaluate_model(

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.records import DataError
-from eval.metrics import macro_f1
-from eval.significance import holm, mcnemar, paired_bootstrap
+from policytheme.data.records import DataError
+from policytheme.eval.metrics import macro_f1
+from policytheme.eval.significance import holm, mcnemar, paired_bootstrap
 
 SAME = "≈"  # not significantly different from the best run
 BETTER, WORSE = "▲", "▼"  # a theme decided significantly better / worse than by the keyword method

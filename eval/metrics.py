@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import average_precision_score, hamming_loss, precision_recall_fscore_support
 
-from eval.calibration import expected_calibration_error
+from policytheme.eval.calibration import expected_calibration_error
 
 
 def _clean(x: float) -> float | None:

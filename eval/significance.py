@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.stats import binomtest, chi2
 
-from eval.metrics import macro_f1
+from policytheme.eval.metrics import macro_f1
 
 EXACT_BELOW = 25  # discordant pairs under which McNemar's test uses the exact binomial distribution
 

@@ -164,8 +164,8 @@ def _existing_run(client, run_dir: Path, uri: str) -> str | None:
 
 def _log_files(client, run_id: str, run_dir: Path) -> None:
     """The folder's JSON files, predictions and a one-run HTML report."""
-    from eval.compare import boards, collect
-    from eval.report import render
+    from policytheme.eval.compare import boards, collect
+    from policytheme.eval.report import render
 
     files = [run_dir / f for f in ARTIFACTS if (run_dir / f).is_file()]
     files += sorted(run_dir.glob("metrics*.json")) + sorted(run_dir.glob("predictions*.jsonl"))

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.documents import find_inputs
-from data.records import DataError
-from label.parts import FORMATS, OutputLock, PartStore
-from label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
-from models import ThemeModel, load_model, model_dir
-from models.base import peak_memory
+from policytheme.data.documents import find_inputs
+from policytheme.data.records import DataError
+from policytheme.label.parts import FORMATS, OutputLock, PartStore
+from policytheme.label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
+from policytheme.models import ThemeModel, load_model, model_dir
+from policytheme.models.base import peak_memory
 
 ENGINES = ("local", "ray")
 
@@ -218,7 +218,7 @@ def _run(
         dynamic_ncols=True,
     )
     if engine == "ray":
-        from label.ray_engine import ray_engine
+        from policytheme.label.ray_engine import ray_engine
 
         scored = ray_engine(folder, files, store.cursor, size, workers)
     else:

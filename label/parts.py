@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.records import DataError
-from label.stream import Paragraph
-from models.folders import write_file
+from policytheme.data.records import DataError
+from policytheme.label.stream import Paragraph
+from policytheme.models.folders import write_file
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 

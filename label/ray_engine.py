@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from label.stream import Cursor, Paragraph, Skipped, read_file
-from models import ModelError
+from policytheme.label.stream import Cursor, Paragraph, Skipped, read_file
+from policytheme.models import ModelError
 
 
 def _ray():
@@ -57,7 +57,7 @@ class Replica:
     """One copy of the model on one GPU or CPU slot; scores a batch of rows."""
 
     def __init__(self, folder: str):
-        from models import load_model
+        from policytheme.models import load_model
 
         self.model = load_model(folder)
 

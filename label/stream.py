@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.documents import RowError, read_documents
-from data.records import DataError
+from policytheme.data.documents import RowError, read_documents
+from policytheme.data.records import DataError
 
 Cursor = tuple[int, int]  # (file index, paragraphs of that file before this point)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from models.base import ModelError, ThemeModel
-from models.folders import FolderError, ModelCard, model_dir
-from models.keywords import KeywordModel
-from models.tfidf import TfidfModel, baseline
-from models.transformer import DEFAULT_BACKBONE, TransformerModel
+from policytheme.models.base import ModelError, ThemeModel
+from policytheme.models.folders import FolderError, ModelCard, model_dir
+from policytheme.models.keywords import KeywordModel
+from policytheme.models.tfidf import TfidfModel, baseline
+from policytheme.models.transformer import DEFAULT_BACKBONE, TransformerModel
 
 # name on the command line -> factory(labels, **params)
 MODELS = {

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.folders import FolderError, ModelCard
+from policytheme.models.folders import FolderError, ModelCard
 
 
 class ModelError(FolderError):

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.base import ModelError
-from models.charsmap import precompiled_charsmap
+from policytheme.models.base import ModelError
+from policytheme.models.charsmap import precompiled_charsmap
 
 MAGIC = b"E5S1"
 F32, Q4_0 = 0, 1

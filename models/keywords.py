@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.base import ModelError, ThemeModel
-from models.evidence import phrases
+from policytheme.models.base import ModelError, ThemeModel
+from policytheme.models.evidence import phrases
 
 LEXICON_PATH = Path(__file__).with_name("keywords.json")
 LEXICON_FILE = "lexicon.json"  # the lexicon a saved model uses, inside its folder (the folder travels alone)

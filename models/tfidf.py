@@ -25,11 +25,11 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
 
-from models.base import ModelError, ThemeModel
-from models.clauses import best_piece, explode, max_pool
-from models.evidence import phrases
-from models.keywords import KeywordModel
-from models.ngrams import CharNgramTfidf
+from policytheme.models.base import ModelError, ThemeModel
+from policytheme.models.clauses import best_piece, explode, max_pool
+from policytheme.models.evidence import phrases
+from policytheme.models.keywords import KeywordModel
+from policytheme.models.ngrams import CharNgramTfidf
 
 WEIGHTS_FILE = "model.skops"
 # Types a policytheme TF-IDF file may hold beyond skops' own trusted defaults (plain scikit-learn, numpy

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.base import ModelError, ThemeModel
-from models.clauses import explode
-from models.inference import Encoded, encode, score
+from policytheme.models.base import ModelError, ThemeModel
+from policytheme.models.clauses import explode
+from policytheme.models.inference import Encoded, encode, score
 
 DEFAULT_BACKBONE = "intfloat/multilingual-e5-small"
 
@@ -188,7 +188,7 @@ class TransformerModel(ThemeModel):
     ) -> TransformerModel:
         from transformers import set_seed
 
-        from models.finetune import finetune
+        from policytheme.models.finetune import finetune
 
         set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
@@ -231,7 +231,7 @@ class TransformerModel(ThemeModel):
         pass per theme): the tokens that pushed the score up, merged into phrases."""
         import torch
 
-        from models.evidence import from_spans
+        from policytheme.models.evidence import from_spans
 
         model = self.model_.eval()
         out = []

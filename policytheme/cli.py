@@ -25,9 +25,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from data.records import DEFAULT_DATA, DataError
-from models import DEFAULT_BACKBONE, MODELS, FolderError
-from models.folders import write_json
+from policytheme.data.records import DEFAULT_DATA, DataError
+from policytheme.models import DEFAULT_BACKBONE, MODELS, FolderError
+from policytheme.models.folders import write_json
 
 EXIT_BAD_INPUT = 2
 
@@ -46,7 +46,7 @@ MODEL_FLAGS = {
 
 def cmd_train(args: argparse.Namespace) -> int:
     from policytheme.runs import train_and_score
-    from train.run import TrainConfig, train, work_dir_for
+    from policytheme.train.run import TrainConfig, train, work_dir_for
 
     params = dict(args.param or [])
     params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
@@ -85,8 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from train.pretrain import PretrainConfig, pretrain
-    from train.run import staged
+    from policytheme.train.pretrain import PretrainConfig, pretrain
+    from policytheme.train.run import staged
 
     names = {f.name for f in fields(PretrainConfig)}
     config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
@@ -102,9 +102,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_import_encoder(args: argparse.Namespace) -> int:
-    from models.e5_import import import_e5
-    from train.pretrain import corpus_paragraphs
-    from train.run import staged
+    from policytheme.models.e5_import import import_e5
+    from policytheme.train.pretrain import corpus_paragraphs
+    from policytheme.train.run import staged
 
     texts = None
     if args.keep_vocab_of:
@@ -128,7 +128,7 @@ def _losses(record: dict) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from eval.evaluate import evaluate_run
+    from policytheme.eval.evaluate import evaluate_run
 
     if args.split and not args.data:
         raise DataError(["--split needs --data FILE (without --data, a run is scored on its own test split)"])
@@ -157,7 +157,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from eval.compare import compare
+    from policytheme.eval.compare import compare
 
     print(compare(args.runs, out=args.out, n_boot=args.n_boot, seed=args.seed, alpha=args.alpha), end="")
     if args.out and args.out.lower().endswith((".html", ".htm")):
@@ -166,7 +166,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _curve_config(args: argparse.Namespace):
-    from train.run import TrainConfig
+    from policytheme.train.run import TrainConfig
 
     return TrainConfig(
         model=args.model,
@@ -181,9 +181,9 @@ def _curve_config(args: argparse.Namespace):
 
 
 def cmd_learning_curve(args: argparse.Namespace) -> int:
-    from eval.metrics import point_scores
-    from train.curves import learning_curve
-    from train.run import staged
+    from policytheme.eval.metrics import point_scores
+    from policytheme.train.curves import learning_curve
+    from policytheme.train.run import staged
 
     config = _curve_config(args)
     with staged(args.out, overwrite=args.overwrite) as staging:
@@ -201,9 +201,9 @@ def cmd_learning_curve(args: argparse.Namespace) -> int:
 
 
 def cmd_cross_validate(args: argparse.Namespace) -> int:
-    from eval.metrics import point_scores
-    from train.curves import cross_validate
-    from train.run import staged
+    from policytheme.eval.metrics import point_scores
+    from policytheme.train.curves import cross_validate
+    from policytheme.train.run import staged
 
     config = _curve_config(args)
     with staged(args.out, overwrite=args.overwrite) as staging:
@@ -224,14 +224,14 @@ def _track(args: argparse.Namespace, folder: str) -> None:
     """Log a finished folder to the tracking store when asked (``--tracking mlflow``)."""
     if getattr(args, "tracking", "none") != "mlflow":
         return
-    from eval.tracking import log_run, store_uri
+    from policytheme.eval.tracking import log_run, store_uri
 
     run_id = log_run(folder, store=args.tracking_store, experiment=args.experiment)
     print(f"logged to MLflow: {store_uri(args.tracking_store)[0]}, experiment {args.experiment}, run {run_id}")
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from label.labeler import label_corpus
+    from policytheme.label.labeler import label_corpus
     from policytheme.installed import resolve
 
     summary = label_corpus(
@@ -252,8 +252,8 @@ def cmd_label(args: argparse.Namespace) -> int:
 def cmd_annotate(args: argparse.Namespace) -> int:
     import time
 
-    from data.records import load_schema
-    from label.annotate import Session, serve
+    from policytheme.data.records import load_schema
+    from policytheme.label.annotate import Session, serve
     from policytheme.installed import resolve
     from policytheme.runs import retrain_on_labels
 
@@ -518,7 +518,7 @@ def _ints(text: str) -> list[int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand. Every failure the user can act on ends as one line per problem on stderr
     (``policytheme: error: file[:line]: problem``) and exit code 2; nothing half-written is left."""
-    from eval.tracking import TrackingError
+    from policytheme.eval.tracking import TrackingError
 
     args = build_parser().parse_args(argv)
     try:

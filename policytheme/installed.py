@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from data.records import DEFAULT_DATA, file_sha256
-from models.folders import FolderError, ModelCard, RunFolder, model_dir, read_json, write_file
+from policytheme.data.records import DEFAULT_DATA, file_sha256
+from policytheme.models.folders import FolderError, ModelCard, RunFolder, model_dir, read_json, write_file
 
 # The default model: the best model on real paragraphs that labels over 1,000 paragraphs/s on 2 CPU cores
 # (README: "The default model"). Trained on the default data with these settings.
@@ -40,8 +40,8 @@ def home() -> Path:
 def default_name() -> str:
     """``default-<fingerprint>``: the model with every parameter resolved, its data (sha256), scikit-learn's
     version and the package's: what would change the model changes the name."""
-    from data.records import label_ids
-    from models import make_model
+    from policytheme.data.records import label_ids
+    from policytheme.models import make_model
 
     params = make_model(DEFAULT_MODEL["model"], label_ids(), **DEFAULT_MODEL["params"]).params
     versions = [metadata.version("scikit-learn"), metadata.version("policytheme")]
@@ -103,9 +103,9 @@ def resolve(spec: str | None, progress: bool = True) -> Path:
 
 def build_default(progress: bool = True, rebuild: bool = False) -> Path:
     """The default model's run folder, trained from the shipped data the first time it is needed."""
-    from label.parts import OutputLock
+    from policytheme.label.parts import OutputLock
     from policytheme.runs import train_and_score
-    from train.run import TrainConfig
+    from policytheme.train.run import TrainConfig
 
     target = home() / default_name()
     if (target / "model" / "model.json").is_file() and not rebuild:
@@ -125,8 +125,8 @@ def build_default(progress: bool = True, rebuild: bool = False) -> Path:
 
 def install(run: str | Path, name: str, overwrite: bool = False) -> Path:
     """Copy a run folder into :func:`home` under ``name`` (with a model card), for ``--model NAME``."""
-    from eval.card import model_card
-    from models.folders import staged
+    from policytheme.eval.card import model_card
+    from policytheme.models.folders import staged
 
     folder = RunFolder.open(run)
     target = home() / name

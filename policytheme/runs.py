@@ -8,12 +8,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from data.records import label_ids, to_matrix
-from eval.card import model_card
-from eval.leaderboard import KEYWORDS
-from eval.evaluate import default_predictions, evaluate_model, write_evaluation
-from models.folders import write_file
-from train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
+from policytheme.data.records import label_ids, to_matrix
+from policytheme.eval.card import model_card
+from policytheme.eval.leaderboard import KEYWORDS
+from policytheme.eval.evaluate import default_predictions, evaluate_model, write_evaluation
+from policytheme.models.folders import write_file
+from policytheme.train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
 
 
 def train_and_score(
@@ -76,8 +76,8 @@ def test_slices(test: list) -> list[tuple[list, dict, str]]:
 def keyword_baseline(result: TrainResult):
     """The keyword method with its thresholds tuned on the run's own dev split (what a model card sets
     beside the run's figures); None for a run of the keyword method itself or without a dev split."""
-    from models import make_model
-    from models.thresholds import tune_thresholds
+    from policytheme.models import make_model
+    from policytheme.models.thresholds import tune_thresholds
 
     dev = result.parts["dev"]
     if result.record["model"] == KEYWORDS or not dev or result.model.labels != label_ids():
@@ -105,9 +105,9 @@ def retrain_on_labels(labels: Path, codebook: str | None, work: Path, current: P
 
     import numpy as np
 
-    from data.records import DEFAULT_DATA, DataError, label_ids, read_examples, to_matrix, write_examples
-    from eval.metrics import macro_f1
-    from models import load_model
+    from policytheme.data.records import DEFAULT_DATA, DataError, label_ids, read_examples, to_matrix, write_examples
+    from policytheme.eval.metrics import macro_f1
+    from policytheme.models import load_model
 
     themes = label_ids(codebook)
     rows = read_examples(labels, themes)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from eval.calibration import expected_calibration_error, pr_curve_points, reliability_bins
-from eval.metrics import evaluate_arrays, label_metrics
+from policytheme.eval.calibration import expected_calibration_error, pr_curve_points, reliability_bins
+from policytheme.eval.metrics import evaluate_arrays, label_metrics
 
 Y = np.array([0, 0, 1, 1, 1, 0])
 S = np.array([0.05, 0.15, 0.15, 0.85, 0.95, 0.95])

@@ -204,7 +204,7 @@ def test_compare_and_evaluate_errors(tmp_path, capsys):
 
 
 def test_train_and_cross_validation_weigh_the_first_data_file(tmp_path, monkeypatch):
-    from models.tfidf import TfidfModel
+    from policytheme.models.tfidf import TfidfModel
 
     first = write_jsonl(tmp_path / "a.jsonl", make_rows(n_docs=10))
     second = write_jsonl(tmp_path / "b.jsonl", make_rows(n_docs=10, tag="b"))

@@ -5,10 +5,10 @@ from collections import Counter
 
 import pytest
 
-from data.datasheet import ANNOTATION, length_bucket, read_annotation
-from data.datasheet import main as datasheet_main
-from data.quality import RUN_CJK, RUN_SPACED, copied_runs, near_duplicates, read_shared_corpus, shared_runs
-from data.records import CORPUS_PATH, SPLITS, label_ids, read_examples
+from policytheme.data.datasheet import ANNOTATION, length_bucket, read_annotation
+from policytheme.data.datasheet import main as datasheet_main
+from policytheme.data.quality import RUN_CJK, RUN_SPACED, copied_runs, near_duplicates, read_shared_corpus, shared_runs
+from policytheme.data.records import CORPUS_PATH, SPLITS, label_ids, read_examples
 
 LABELS = label_ids()
 pytestmark = pytest.mark.skipif(not CORPUS_PATH.is_file(), reason="no shipped corpus")

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from data.records import read_examples
-from data.splits import assign_splits
-from eval.metrics import point_scores
+from policytheme.data.records import read_examples
+from policytheme.data.splits import assign_splits
+from policytheme.eval.metrics import point_scores
 from policytheme.cli import main
-from train.curves import cross_validate, learning_curve
-from train.run import TrainConfig
+from policytheme.train.curves import cross_validate, learning_curve
+from policytheme.train.run import TrainConfig
 
 
 def test_learning_curve_shape(tiny_data, tmp_path):

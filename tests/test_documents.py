@@ -3,9 +3,9 @@ import json
 import pandas as pd
 import pytest
 
-from data.documents import Document, expand_inputs, iter_documents, split_paragraphs
-from data.records import DataError
-from data.segment import ends_paragraph, ends_sentence, is_page_furniture, join_lines, segment, starts_block
+from policytheme.data.documents import Document, expand_inputs, iter_documents, split_paragraphs
+from policytheme.data.records import DataError
+from policytheme.data.segment import ends_paragraph, ends_sentence, is_page_furniture, join_lines, segment, starts_block
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from data.records import label_ids, read_examples, to_matrix
-from eval.errors import confident_errors
-from models import make_model
-from models.base import ThemeModel
+from policytheme.data.records import label_ids, read_examples, to_matrix
+from policytheme.eval.errors import confident_errors
+from policytheme.models import make_model
+from policytheme.models.base import ThemeModel
 
 META = [{"id": f"p{i}", "doc_id": "d", "lang": "zh", "labels": [], "text": f"paragraph {i}"} for i in range(7)]
 

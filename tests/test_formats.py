@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from data.documents import expand_inputs, iter_documents, read_documents
-from data.formats import decode_text, detect_encoding, drop_running_lines
-from data.records import DataError
-from data.segment import join_lines
+from policytheme.data.documents import expand_inputs, iter_documents, read_documents
+from policytheme.data.formats import decode_text, detect_encoding, drop_running_lines
+from policytheme.data.records import DataError
+from policytheme.data.segment import join_lines
 
 ZH = [
     "一、总体要求",

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from data.real import SHARED_CORPUS, check, genre_splits, reserved_texts, roles
-from data.records import (
+from policytheme.data.real import SHARED_CORPUS, check, genre_splits, reserved_texts, roles
+from policytheme.data.records import (
     GENRES_PATH,
     REAL_PATH,
     SPLITS,
@@ -16,7 +16,7 @@ from data.records import (
     label_ids,
     read_examples,
 )
-from data.translations import check as check_translations
+from policytheme.data.translations import check as check_translations
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import data.formats
-from label.parts import OutputLock
+import policytheme.data.formats
+from policytheme.label.parts import OutputLock
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 from tests.test_label import make_corpus, read_rows
@@ -207,7 +207,7 @@ def test_disk_full_while_labeling_is_one_line_and_keeps_the_old_output(model, tm
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr("label.parts.write_file", full)
+    monkeypatch.setattr("policytheme.label.parts.write_file", full)
     capsys.readouterr()
     argv = ["label", "--model", str(model), str(tmp_path / "d"), "--out", str(out), "--overwrite", "--quiet"]
     assert main(argv) == 2
@@ -273,7 +273,7 @@ def test_documents_are_bounded_in_what_they_expand_to(model, tmp_path, monkeypat
         z.writestr("word/media/pad.bin", b"\0" * (20 * 2**20))  # 20 MiB of zeros in about 20 KiB
     (d / "long.txt").write_text("研发" * 200, encoding="utf-8")
     (d / "ok.txt").write_text("加大研发投入。", encoding="utf-8")
-    monkeypatch.setattr(data.formats, "MAX_TEXT_CHARS", 300)
+    monkeypatch.setattr(policytheme.data.formats, "MAX_TEXT_CHARS", 300)
     out = tmp_path / "o.jsonl"
     assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
     assert [r["text"] for r in read_rows(out)] == ["加大研发投入。"]

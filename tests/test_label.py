@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from label.labeler import label_corpus
-from label.parts import PartStore
+from policytheme.label.labeler import label_corpus
+from policytheme.label.parts import PartStore
 from policytheme.cli import main
 from tests.conftest import PHRASES, make_rows, write_jsonl
 

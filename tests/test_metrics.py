@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from eval.metrics import bootstrap_ci, evaluate_arrays, label_metrics, macro_f1
-from models.thresholds import best_f1_threshold, tune_thresholds
+from policytheme.eval.metrics import bootstrap_ci, evaluate_arrays, label_metrics, macro_f1
+from policytheme.models.thresholds import best_f1_threshold, tune_thresholds
 
 LABELS = ["a", "b", "c"]
 # 4 paragraphs, hand-checked below

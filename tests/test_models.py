@@ -3,7 +3,7 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
-from models import ModelError, load_model, make_model
+from policytheme.models import ModelError, load_model, make_model
 from tests.conftest import make_rows
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
@@ -68,7 +68,7 @@ TRICKY = [
 def test_fast_char_ngrams_equal_scikit_learn(ngrams):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from models.ngrams import CharNgramTfidf
+    from policytheme.models.ngrams import CharNgramTfidf
 
     train = [r["text"] for r in make_rows()] + TRICKY[:3]
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True, dtype=np.float32).fit(train)

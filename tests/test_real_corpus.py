@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.datasheet import REAL_ANNOTATION, read_annotation
-from data.real import SHARED_CORPUS, check, reserved_texts, roles
-from data.records import CORPUS_PATH, REAL_PATH, SPLITS, label_ids, read_examples
+from policytheme.data.datasheet import REAL_ANNOTATION, read_annotation
+from policytheme.data.real import SHARED_CORPUS, check, reserved_texts, roles
+from policytheme.data.records import CORPUS_PATH, REAL_PATH, SPLITS, label_ids, read_examples
 
 LABELS = label_ids()
 pytestmark = pytest.mark.skipif(not REAL_PATH.is_file(), reason="no shipped real corpus")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from eval.significance import holm, mcnemar, paired_bootstrap
+from policytheme.eval.significance import holm, mcnemar, paired_bootstrap
 
 
 def _flip(y: np.ndarray, share: float, seed: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from eval.tracking import flat_params, store_uri
+from policytheme.eval.tracking import flat_params, store_uri
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import ModelError, load_model, make_model
+from policytheme.models import ModelError, load_model, make_model
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
@@ -28,7 +28,7 @@ def backbone(tmp_path_factory):
     """A tiny BERT encoder and WordPiece tokenizer, built and saved locally."""
     from transformers import BertConfig, BertModel
 
-    from train.pretrain import train_tokenizer
+    from policytheme.train.pretrain import train_tokenizer
 
     folder = tmp_path_factory.mktemp("backbone")
     tok = train_tokenizer([r["text"] for r in make_rows()], vocab_size=300)
@@ -385,7 +385,7 @@ def test_multiple_instance_loss_reaches_only_each_paragraphs_best_window():
     """``bag_max``: per paragraph and theme the largest window logit; the gradient flows to that window alone."""
     import torch
 
-    from models.finetune import BagCollator, bag_max
+    from policytheme.models.finetune import BagCollator, bag_max
 
     batch = BagCollator(pad_id=0)(
         [{"windows": [[5, 6, 7], [8]], "labels": [1, 0]}, {"windows": [[9]], "labels": [0, 1]}]

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from data.records import Example, label_ids, to_matrix
-from data.splits import Source, added_training, combine, cv_folds, read_sources, split_summary
-from models import ModelError, make_model
-from models.thresholds import tune_thresholds
-from train.run import TrainConfig, data_paths, describe_sources, fit_rows, git_revision
+from policytheme.data.records import Example, label_ids, to_matrix
+from policytheme.data.splits import Source, added_training, combine, cv_folds, read_sources, split_summary
+from policytheme.models import ModelError, make_model
+from policytheme.models.thresholds import tune_thresholds
+from policytheme.train.run import TrainConfig, data_paths, describe_sources, fit_rows, git_revision
 
 Score = Callable[[np.ndarray, np.ndarray, Sequence[str], Sequence[str]], dict]
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)

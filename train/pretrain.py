@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from data.documents import iter_documents
-from data.records import DataError
-from models import ModelError
-from models.transformer import quiet_libraries, quiet_trainer
+from policytheme.data.documents import iter_documents
+from policytheme.data.records import DataError
+from policytheme.models import ModelError
+from policytheme.models.transformer import quiet_libraries, quiet_trainer
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from data.records import DEFAULT_DATA, DataError, Example, load_schema, to_matrix
-from data.splits import Source, combine, lead_mask, read_sources, split_summary
-from models import ThemeModel, make_model
-from models.base import peak_memory
-from models.folders import FolderError, TrainConfig, folder_bytes, staged, write_json
-from models.thresholds import tune_thresholds
+from policytheme.data.records import DEFAULT_DATA, DataError, Example, load_schema, to_matrix
+from policytheme.data.splits import Source, combine, lead_mask, read_sources, split_summary
+from policytheme.models import ThemeModel, make_model
+from policytheme.models.base import peak_memory
+from policytheme.models.folders import FolderError, TrainConfig, folder_bytes, staged, write_json
+from policytheme.models.thresholds import tune_thresholds
 
 __all__ = ["FolderError", "TrainConfig", "TrainResult", "staged", "train", "work_dir_for"]
 

@@ -1,6 +1,6 @@
 """Does the annotate loop's choice of paragraphs pay? Active learning against random choice, simulated.
 
-    python -m eval.benchmarks.active_learning [--budgets 50,100,200,400] [--seeds 0,1,2] [--batch 25]
+    python -m policytheme.eval.benchmarks.active_learning [--budgets 50,100,200,400] [--seeds 0,1,2] [--batch 25]
 
 A simulated annotator answers with the gold labels of the real corpus's training split. Both strategies
 start from a model trained on the written corpus alone (what a user with a new kind of document has),
@@ -18,12 +18,12 @@ import time
 
 import numpy as np
 
-from data.records import CORPUS_PATH, REAL_PATH, label_ids, to_matrix
-from data.splits import read_sources
-from eval.metrics import f1_per_label
-from models import make_model
-from models.active import pick, vectors
-from models.thresholds import tune_thresholds
+from policytheme.data.records import CORPUS_PATH, REAL_PATH, label_ids, to_matrix
+from policytheme.data.splits import read_sources
+from policytheme.eval.metrics import f1_per_label
+from policytheme.models import make_model
+from policytheme.models.active import pick, vectors
+from policytheme.models.thresholds import tune_thresholds
 
 MODEL = "tfidf-logreg"
 

@@ -1,6 +1,6 @@
 """Does scoring each clause and keeping the maximum beat scoring the whole paragraph, for a trained model?
 
-    python -m eval.benchmarks.clause_scoring RUN [RUN...] [--out FILE.json]
+    python -m policytheme.eval.benchmarks.clause_scoring RUN [RUN...] [--out FILE.json]
 
 Each ``RUN`` is a run folder with its model (any kind whose parameters include ``clauses``: the TF-IDF
 baselines and the transformer). The model is trained once, on whole paragraphs; only its scoring changes.
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from data.records import read_examples, to_matrix
-from eval.metrics import f1_per_label, macro_f1
-from eval.significance import paired_bootstrap
-from models import load_model
-from models.thresholds import tune_thresholds
+from policytheme.data.records import read_examples, to_matrix
+from policytheme.eval.metrics import f1_per_label, macro_f1
+from policytheme.eval.significance import paired_bootstrap
+from policytheme.models import load_model
+from policytheme.models.thresholds import tune_thresholds
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / "data" / "real.jsonl"
@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+", help="run folders with their models")
     ap.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = ap.parse_args()
-    from models.transformer import quiet_libraries
+    from policytheme.models.transformer import quiet_libraries
 
     quiet_libraries()
     results = []

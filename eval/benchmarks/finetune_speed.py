@@ -1,6 +1,6 @@
 """Fine-tuning speed and memory of a transformer the size of the default backbone, built locally.
 
-    python -m eval.benchmarks.finetune_speed [--epochs 1] [--max-steps N] [--work DIR]
+    python -m policytheme.eval.benchmarks.finetune_speed [--epochs 1] [--max-steps N] [--work DIR]
 
 Builds an encoder shaped like intfloat/multilingual-e5-small (12 layers, hidden 384, 12 heads,
 feed-forward 1536, 250,002-token vocabulary) with random weights (timing does not need trained ones), then

