@@ -18,9 +18,17 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from policytheme.data.records import (
+    CORPUS_PATH,
+    GENRES_PATH,
+    REAL_PATH,
+    SPLITS,
+    TRANSLATIONS_PATH,
+    Example,
+    label_ids,
+    read_examples,
+)
 from sklearn.metrics import cohen_kappa_score
-
-from policytheme.data.records import CORPUS_PATH, GENRES_PATH, REAL_PATH, SPLITS, TRANSLATIONS_PATH, Example, label_ids, read_examples
 
 HERE = Path(__file__).parent
 DATASHEET = HERE / "DATASHEET.md"
@@ -169,7 +177,10 @@ def tables(examples: list[Example], annotation: list[dict] | None, name: str = "
             for s in SPLITS
             if (sub := [e for e in examples if e.extra.get("genre") == g and e.lang == lang and e.extra["split"] == s])
         ]
-        out += ["### Genre groups by language and split", _table(["genre", "lang", "split", "documents", "paragraphs", *labels], rows)]
+        out += [
+            "### Genre groups by language and split",
+            _table(["genre", "lang", "split", "documents", "paragraphs", *labels], rows),
+        ]
 
     if annotation:
         out += [

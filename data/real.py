@@ -34,7 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from policytheme.data.documents import read_documents
-from policytheme.data.records import CORPUS_PATH, GENRES_PATH, REAL_PATH, DataError, Example, label_ids, read_examples, write_examples
+from policytheme.data.records import (
+    CORPUS_PATH,
+    GENRES_PATH,
+    REAL_PATH,
+    DataError,
+    Example,
+    label_ids,
+    read_examples,
+    write_examples,
+)
 from policytheme.data.splits import grouped_folds
 
 SHARED_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -300,7 +309,9 @@ def check(collection: str = "real", corpus: Path = SHARED_CORPUS) -> list[str]:
     for ex in shipped:
         want = expected.get(ex.id)
         if want is None or ex.to_dict() != want.to_dict():
-            problems.append(f"{path}: {ex.id}: differs from what `python -m policytheme.data.real build` makes of the record")
+            problems.append(
+                f"{path}: {ex.id}: differs from what `python -m policytheme.data.real build` makes of the record"
+            )
     return problems
 
 

@@ -10,11 +10,11 @@ import re
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from policytheme.data.records import DEFAULT_DATA, SPLITS, DataError, Example, file_sha256, read_examples
 from sklearn.model_selection import StratifiedGroupKFold
-
-from policytheme.data.records import SPLITS, DataError, Example, file_sha256, read_examples
 
 
 def assign_splits(
@@ -67,6 +67,22 @@ def read_sources(
         merged = combine(sources)
         check_no_leak({**merged, "test": [ex for s in sources for ex in s.parts["test"]]})
     return sources
+
+
+def data_paths(data: str | list[str] | None) -> list[str]:
+    """The labeled files of a run's ``data`` (one path in runs written before several were allowed; none:
+    the default data)."""
+    paths = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data or [])]
+    return paths or list(DEFAULT_DATA)
+
+
+def run_sources(config, labels: list[str]) -> list[Source]:
+    """A run's data files, read and split as its configuration says (``data``, ``dev_fraction``,
+    ``test_fraction``, ``seed``): the one recipe that training, learning curves, cross-validation and
+    evaluation (a run's test split, ``--unseen``) all read."""
+    return read_sources(
+        data_paths(config.data), labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
+    )
 
 
 def combine(sources: list[Source]) -> dict[str, list[Example]]:

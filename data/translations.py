@@ -22,7 +22,15 @@ import sys
 from pathlib import Path
 
 from policytheme.data.real import COLLECTIONS, pool_paragraphs
-from policytheme.data.records import GENRES_PATH, REAL_PATH, TRANSLATIONS_PATH, DataError, Example, read_examples, write_examples
+from policytheme.data.records import (
+    GENRES_PATH,
+    REAL_PATH,
+    TRANSLATIONS_PATH,
+    DataError,
+    Example,
+    read_examples,
+    write_examples,
+)
 
 SOURCES = (REAL_PATH, GENRES_PATH)
 CARRIED = ("split", "source_file", "paragraph", "source", "year", "genre")

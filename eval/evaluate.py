@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from policytheme.data.records import DataError, Example, file_sha256, read_examples, to_matrix
-from policytheme.data.splits import Source, assign_splits, read_sources
+from policytheme.data.splits import Source, assign_splits, run_sources
 from policytheme.eval.calibration import theme_curves
 from policytheme.eval.errors import confident_errors
 from policytheme.eval.metrics import evaluate_arrays
@@ -92,7 +92,7 @@ def trained_sources(run: RunFolder, hint: str = "") -> list[Source]:
             raise DataError([f"{path}: training data of {run.path} not found{hint}"])
         if file_sha256(path) != then.get("sha256"):
             raise DataError([f"{path}: changed since {run.path} was trained (sha256 differs){hint}"])
-    return read_sources(config.data, run.labels(), dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
+    return run_sources(config, run.labels())
 
 
 def seen_in_training(run: RunFolder) -> set[str]:

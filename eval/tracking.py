@@ -24,7 +24,7 @@ from pathlib import Path
 DEFAULT_STORE = "runs/mlflow"
 DEFAULT_EXPERIMENT = "policytheme"
 TRACKING_FILE = "tracking.json"
-ARTIFACTS = ("config.json", "run.json", "labels.json", "thresholds.json", "history.json", "curve.json", "cv.json")
+ARTIFACTS = ("config.json", "run.json", "labels.json", "history.json", "curve.json", "cv.json")
 
 
 class TrackingError(RuntimeError):

@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 from policytheme.data.documents import find_inputs
 from policytheme.data.records import DataError
 from policytheme.label.parts import FORMATS, OutputLock, PartStore
 from policytheme.label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
 from policytheme.models import ThemeModel, load_model, model_dir
 from policytheme.models.base import peak_memory
+from tqdm import tqdm
 
 ENGINES = ("local", "ray")
 

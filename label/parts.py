@@ -24,7 +24,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.data.records import DataError
 from policytheme.label.stream import Paragraph
 from policytheme.models.folders import write_file

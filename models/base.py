@@ -2,14 +2,15 @@
 
     model = make_model("tfidf-logreg", labels=["price_competition", ...])
     model.fit(texts, y, dev=(dev_texts, dev_y))  # y: (n, n_labels) 0/1 matrix; returns the model
-    model.thresholds_ = tune_thresholds(y_dev, model.predict_proba(dev_texts))
+    model.tune(dev_texts, dev_y)        # per-theme F1-optimal thresholds on dev data; returns the model
     p = model.predict_proba(texts)      # (n, n_labels) probabilities, label order = model.labels
     model.score(model.prepare(texts))   # the same, in two halves a labeler can overlap
     model.decide(p)                     # 0/1 by the per-theme thresholds; predict(texts) = decide(predict_proba)
     model.save(dir); load_model(dir)    # no pickle, no code from the files
 
 Every saved model has ``model.json`` (``models.folders.ModelCard``: kind, labels, thresholds, params,
-provenance) beside its weights.
+provenance) beside its weights: the one stored copy of its thresholds. The model owns its decisions:
+``tune`` sets the thresholds and ``decide`` applies them (like scikit-learn's ``TunedThresholdClassifierCV``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.models.folders import FolderError, ModelCard
+from policytheme.models.thresholds import tune_thresholds
 
 
 class ModelError(FolderError):
@@ -33,12 +34,19 @@ class ThemeModel:
     defaults: dict = {}  # every parameter a model takes, with its default
     choices: dict = {}  # parameters with a fixed set of values: name -> allowed values
 
+    # Fitted state every model has (a model kind adds its own weights, declared in its class):
+    thresholds_: np.ndarray  # per theme, the score at which it is decided (tune; 0.5 until tuned)
+    history_: list[dict]  # per-epoch dev figures, for models that train in epochs (else empty)
+    train_figures_: dict | None  # what training measured (steps, samples/s...), for models that report it
+    provenance_: dict  # what made it (set by train): written to model.json
+
     def __init__(self, labels: Sequence[str], **params):
         self.labels = list(labels)
         self.params = {**self.defaults, **check_params(self.kind, self.defaults, self.choices, params)}
         self.thresholds_ = np.full(len(self.labels), 0.5)
-        self.history_: list[dict] = []  # per-epoch dev figures, for models that train in epochs
-        self.provenance_: dict = {}  # what made it (set by train): written to model.json
+        self.history_ = []
+        self.train_figures_ = None
+        self.provenance_ = {}
 
     # --- the part each model implements -------------------------------------------------------
     def fit(self, texts: Sequence[str], y: np.ndarray, dev: tuple | None = None, **options) -> ThemeModel:
@@ -76,6 +84,14 @@ class ThemeModel:
         return None
 
     # --- shared --------------------------------------------------------------------------------
+    def tune(self, texts: Sequence[str], y: np.ndarray, default: float = 0.5) -> ThemeModel:
+        """Set each theme's threshold to the F1-optimal cut of its scores on ``texts`` (dev data) and their
+        0/1 labels ``y``; a theme without a positive there keeps ``default``. Returns the model."""
+        y = np.asarray(y)
+        scores = self.predict_proba(texts) if len(texts) else np.zeros((0, len(self.labels)))
+        self.thresholds_ = tune_thresholds(y.reshape(len(texts), len(self.labels)), scores, default)
+        return self
+
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """0/1 per theme from scores: on where a score reaches its theme's threshold."""
         return (np.asarray(scores) >= self.thresholds_).astype(np.int8)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.models.base import ModelError
 from policytheme.models.charsmap import precompiled_charsmap
 

@@ -21,9 +21,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
+from policytheme.models.quiet import quiet_trainer
 from policytheme.models.thresholds import tuned_macro_f1
-from policytheme.models.transformer import quiet_trainer
 
 
 def _windows_dataset(model, texts: list[str], y: np.ndarray, cache_dir: Path, name: str, bags: bool = False):

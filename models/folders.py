@@ -3,7 +3,6 @@
     runs/NAME/                      a run folder (``policytheme train``)
       model/                        a model folder: model.json (ModelCard) + weights; it travels alone
       labels.json                   the label schema the model was trained on
-      thresholds.json               the per-theme decision thresholds tuned on dev
       config.json                   the resolved configuration (TrainConfig + the model's parameters)
       run.json                      data, splits, timings, memory, library versions, git revision
       history.json                  dev figures per epoch (models that train in epochs)

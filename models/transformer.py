@@ -18,44 +18,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.models.base import ModelError, ThemeModel
 from policytheme.models.clauses import explode
 from policytheme.models.inference import Encoded, encode, score
+from policytheme.models.quiet import quiet_libraries
 
 DEFAULT_BACKBONE = "intfloat/multilingual-e5-small"
-
-
-def quiet_libraries() -> None:
-    """Keep library chatter (weight-loading reports and bars, advice a user cannot act on) out of the terminal.
-
-    ``POLICYTHEME_VERBOSE=1`` (``policytheme --verbose``) leaves the libraries' own settings alone.
-    """
-    if os.environ.get("POLICYTHEME_VERBOSE") == "1":
-        return
-    import datasets
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    datasets.utils.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
-
-
-def quiet_trainer(trainer, progress: bool) -> None:
-    """A Trainer that shows one progress bar and no raw log dicts (``{'loss': ...}``) on the terminal."""
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    class Progress(ProgressCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):  # the bar, not the dicts
-            return
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-    if progress and os.environ.get("POLICYTHEME_VERBOSE") != "1":
-        trainer.add_callback(Progress())
-    elif progress:
-        trainer.add_callback(ProgressCallback())
 
 
 def device_and_dtype():
@@ -186,9 +154,8 @@ class TransformerModel(ThemeModel):
         progress: bool = True,
         lead: np.ndarray | None = None,  # every paragraph weighs the same here, whichever file it is from
     ) -> TransformerModel:
-        from transformers import set_seed
-
         from policytheme.models.finetune import finetune
+        from transformers import set_seed
 
         set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
@@ -230,7 +197,6 @@ class TransformerModel(ThemeModel):
         """Input x gradient of each theme's logit per token of the paragraph's first window (one backward
         pass per theme): the tokens that pushed the score up, merged into phrases."""
         import torch
-
         from policytheme.models.evidence import from_spans
 
         model = self.model_.eval()

@@ -104,7 +104,9 @@ def label_files(
 
     inputs = [inputs] if isinstance(inputs, (str, Path)) else inputs
     folder = resolve(str(model) if model is not None else None, progress=progress)
-    return label_corpus(folder, [str(p) for p in inputs], out, overwrite=overwrite, progress=progress, evidence=evidence)
+    return label_corpus(
+        folder, [str(p) for p in inputs], out, overwrite=overwrite, progress=progress, evidence=evidence
+    )
 
 
 def fit(
@@ -117,11 +119,12 @@ def fit(
 ) -> Model:
     """Train ``model`` on ``data`` (default: the shipped data) into the run folder ``out``, score its test
     splits, and return it loaded; its figures are in ``out/metrics*.json`` and ``out/MODEL_CARD.md``."""
+    from policytheme.data.splits import data_paths
     from policytheme.runs import train_and_score
     from policytheme.train.run import TrainConfig
 
     if data is not None and not data:
         raise DataError(["data: no labeled files given"])
-    config = TrainConfig(model=model, out=str(out), data=[str(p) for p in data or []], seed=seed, params=params)
+    config = TrainConfig(model=model, out=str(out), data=data_paths(data), seed=seed, params=params)
     train_and_score(config, overwrite=overwrite, progress=False)
     return Model(out)

@@ -231,8 +231,8 @@ def _track(args: argparse.Namespace, folder: str) -> None:
 
 
 def cmd_label(args: argparse.Namespace) -> int:
-    from policytheme.label.labeler import label_corpus
     from policytheme.installed import resolve
+    from policytheme.label.labeler import label_corpus
 
     summary = label_corpus(
         resolve(args.model, progress=not args.quiet),
@@ -253,8 +253,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     import time
 
     from policytheme.data.records import load_schema
-    from policytheme.label.annotate import Session, serve
     from policytheme.installed import resolve
+    from policytheme.label.annotate import Session, serve
     from policytheme.runs import retrain_on_labels
 
     codebook = load_schema(args.codebook)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from policytheme.data.records import label_ids, to_matrix
 from policytheme.eval.card import model_card
-from policytheme.eval.leaderboard import KEYWORDS
 from policytheme.eval.evaluate import default_predictions, evaluate_model, write_evaluation
+from policytheme.eval.leaderboard import KEYWORDS
 from policytheme.models.folders import write_file
 from policytheme.train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
 
@@ -77,15 +77,13 @@ def keyword_baseline(result: TrainResult):
     """The keyword method with its thresholds tuned on the run's own dev split (what a model card sets
     beside the run's figures); None for a run of the keyword method itself or without a dev split."""
     from policytheme.models import make_model
-    from policytheme.models.thresholds import tune_thresholds
 
     dev = result.parts["dev"]
     if result.record["model"] == KEYWORDS or not dev or result.model.labels != label_ids():
         return None
     model = make_model(KEYWORDS, result.model.labels)
     model.fit([], None)
-    model.thresholds_ = tune_thresholds(to_matrix(dev, model.labels), model.predict_proba([ex.text for ex in dev]))
-    return model
+    return model.tune([ex.text for ex in dev], to_matrix(dev, model.labels))
 
 
 def keyword_figures(model, part: list, n_boot: int, seed: int) -> dict:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from policytheme.label.annotate import Session
 from policytheme.models.active import pick, uncertainty, vectors
+
 from policytheme.cli import main
 from tests.conftest import PHRASES, make_rows, write_jsonl
 

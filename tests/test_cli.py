@@ -9,7 +9,7 @@ from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
 BASELINES = ["tfidf-logreg", "tfidf-svm", "tfidf-nb"]
-RUN_FILES = {"model", "labels.json", "thresholds.json", "config.json", "run.json", "metrics.json", "predictions.jsonl"}
+RUN_FILES = {"model", "labels.json", "config.json", "run.json", "metrics.json", "predictions.jsonl"}
 
 
 def run(*argv):
@@ -40,8 +40,9 @@ def test_train_writes_a_self_explaining_run(trained, name):
     assert {"macro_f1", "micro_f1", "per_label", "per_language", "ci"} <= set(metrics)
     assert metrics["data"]["split"] == "test" and set(metrics["per_language"]) == {"en", "zh"}
     assert metrics["macro_f1"] > 0.5  # the tiny corpus is easy; a broken model scores near 0
-    thresholds = json.loads((folder / "thresholds.json").read_text())
+    thresholds = json.loads((folder / "model" / "model.json").read_text())["thresholds"]  # their one stored copy
     assert set(thresholds) == {"price_competition", "industrial_upgrading", "innovation"}
+    assert not (folder / "thresholds.json").exists()
     preds = [json.loads(x) for x in (folder / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == metrics["data"]["paragraphs"] and set(preds[0]) >= {"id", "labels", "predicted", "scores"}
     assert not list(root.glob(".*staging*"))

@@ -4,7 +4,6 @@ distribution, fixed grouped splits, originality, and an annotation record that m
 from collections import Counter
 
 import pytest
-
 from policytheme.data.datasheet import ANNOTATION, length_bucket, read_annotation
 from policytheme.data.datasheet import main as datasheet_main
 from policytheme.data.quality import RUN_CJK, RUN_SPACED, copied_runs, near_duplicates, read_shared_corpus, shared_runs
@@ -86,11 +85,13 @@ def test_no_copied_run_from_the_real_corpus(corpus):
 
 
 def test_copied_runs_are_a_clause_long_in_either_script():
-    real = ["他说：" + "推动传统产业改造提升加快制造业高端化智能化绿色化发展培育新兴产业" + "。",
-            "We will invest in research and development, and we will " + "x" * 70 + " today."]
+    real = [
+        "他说：" + "推动传统产业改造提升加快制造业高端化智能化绿色化发展培育新兴产业" + "。",
+        "We will invest in research and development, and we will " + "x" * 70 + " today.",
+    ]
     zh = "我们要推动传统产业改造提升加快制造业高端化智能化绿色化发展培育新兴产业。"
     stock = "Firms invest in research and development, and we will see."  # 40 shared characters: a stock phrase
-    copied = "Note: " + real[1][8:8 + RUN_SPACED] + "."
+    copied = "Note: " + real[1][8 : 8 + RUN_SPACED] + "."
     hits = copied_runs([zh, stock, copied], real)
     assert set(hits) == {0, 2}
     assert len(hits[0]) == RUN_CJK and len(hits[2]) == RUN_SPACED

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from policytheme.data.records import label_ids, read_examples, to_matrix
 from policytheme.eval.errors import confident_errors
 from policytheme.models import make_model

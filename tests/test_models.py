@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import skops.io as sio
+from policytheme.models import ModelError, load_model, make_model
 from sklearn.preprocessing import FunctionTransformer
 
-from policytheme.models import ModelError, load_model, make_model
 from tests.conftest import make_rows
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
@@ -66,9 +66,8 @@ TRICKY = [
 
 @pytest.mark.parametrize("ngrams", [(1, 4), (2, 3), (3, 3)])
 def test_fast_char_ngrams_equal_scikit_learn(ngrams):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     from policytheme.models.ngrams import CharNgramTfidf
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     train = [r["text"] for r in make_rows()] + TRICKY[:3]
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True, dtype=np.float32).fit(train)
@@ -183,3 +182,16 @@ def test_a_model_folder_checks_its_own_provenance(tmp_path):
     (tmp_path / "model.skops").write_bytes(b"junk")
     with pytest.raises(ModelError, match=r"saved with scikit-learn 0\.0\.1, this is"):
         load_model(tmp_path)
+
+
+def test_the_model_tunes_and_applies_its_own_thresholds():
+    from policytheme.models import make_model
+
+    model = make_model("keywords", ["price_competition", "industrial_upgrading", "innovation"]).fit([], None)
+    texts = ["价格战 低价竞争", "价格战", "研发投入", "天气"]
+    y = np.array([[1, 0, 0], [0, 0, 0], [0, 0, 1], [0, 0, 0]])
+    assert model.tune(texts, y) is model
+    scores = model.predict_proba(texts)
+    assert scores[0, 0] >= model.thresholds_[0] > scores[1, 0]  # two cues needed for price: F1 1.0
+    assert model.thresholds_[1] == 0.5  # no positive of upgrading: the default stays
+    assert (model.predict(texts) == model.decide(scores)).all() and model.predict(texts)[:, 0].tolist() == [1, 0, 0, 0]

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from policytheme.eval.significance import holm, mcnemar, paired_bootstrap
 
 

@@ -1,7 +1,7 @@
 import pytest
-
 from policytheme.data.records import DataError, Example
 from policytheme.data.splits import assign_splits, combine, grouped_split, lead_mask, read_sources
+
 from tests.conftest import make_rows, write_jsonl
 
 

@@ -5,8 +5,8 @@ import os
 import sys
 
 import pytest
-
 from policytheme.eval.tracking import flat_params, store_uri
+
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 

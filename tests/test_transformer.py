@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from policytheme.models import ModelError, load_model, make_model
+
 from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
@@ -26,9 +26,8 @@ def run(*argv):
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory):
     """A tiny BERT encoder and WordPiece tokenizer, built and saved locally."""
-    from transformers import BertConfig, BertModel
-
     from policytheme.train.pretrain import train_tokenizer
+    from transformers import BertConfig, BertModel
 
     folder = tmp_path_factory.mktemp("backbone")
     tok = train_tokenizer([r["text"] for r in make_rows()], vocab_size=300)
@@ -73,7 +72,7 @@ def trained(backbone, tmp_path_factory):
 def test_run_folder_and_standard_checkpoint(trained):
     run_dir, _ = trained
     names = {p.name for p in run_dir.iterdir()}
-    assert {"model", "metrics.json", "predictions.jsonl", "thresholds.json", "history.json", "run.json"} <= names
+    assert {"model", "metrics.json", "predictions.jsonl", "history.json", "run.json"} <= names
     model_files = {p.name for p in (run_dir / "model").iterdir()}
     assert {"model.safetensors", "config.json", "model.json"} <= model_files
     assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in model_files)
@@ -97,7 +96,7 @@ def test_pipeline_loads_the_checkpoint_as_is_and_thresholds_apply(trained):
     out = pipeline("text-classification", model=str(run_dir / "model"), top_k=None)(texts)
     theirs = np.array([[{d["label"]: d["score"] for d in o}[lab] for lab in LABELS] for o in out])
     assert np.allclose(ours, theirs, atol=1e-5)
-    thresholds = json.loads((run_dir / "thresholds.json").read_text())
+    thresholds = json.loads((run_dir / "model" / "model.json").read_text())["thresholds"]
     assert model.thresholds_.tolist() == [thresholds[lab] for lab in LABELS]
     assert (model.predict(texts) == (ours >= model.thresholds_)).all()
 
@@ -384,7 +383,6 @@ def test_two_pretraining_runs_give_identical_checkpoints(tmp_path):
 def test_multiple_instance_loss_reaches_only_each_paragraphs_best_window():
     """``bag_max``: per paragraph and theme the largest window logit; the gradient flows to that window alone."""
     import torch
-
     from policytheme.models.finetune import BagCollator, bag_max
 
     batch = BagCollator(pad_id=0)(

@@ -17,9 +17,18 @@ def test_the_wheel_holds_one_top_level_package_with_its_data(tmp_path):
     )
     (wheel,) = tmp_path.glob("policytheme-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n.split("/")[0] for n in names} == {"policytheme", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
+    assert {n.split("/")[0] for n in names} == {
+        "policytheme",
+        f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info",
+    }
     for stage in ("data", "models", "train", "eval", "label"):
         assert f"policytheme/{stage}/__init__.py" in names
-    for shipped in ("data/real.jsonl", "data/genres.jsonl", "data/translations.jsonl", "data/labels.json",
-                    "models/keywords.json", "label/annotate.html"):
+    for shipped in (
+        "data/real.jsonl",
+        "data/genres.jsonl",
+        "data/translations.jsonl",
+        "data/labels.json",
+        "models/keywords.json",
+        "label/annotate.html",
+    ):
         assert f"policytheme/{shipped}" in names, shipped

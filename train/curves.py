@@ -22,12 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.data.records import Example, label_ids, to_matrix
-from policytheme.data.splits import Source, added_training, combine, cv_folds, read_sources, split_summary
+from policytheme.data.splits import Source, added_training, combine, cv_folds, run_sources, split_summary
 from policytheme.models import ModelError, make_model
-from policytheme.models.thresholds import tune_thresholds
-from policytheme.train.run import TrainConfig, data_paths, describe_sources, fit_rows, git_revision
+from policytheme.train.run import TrainConfig, describe_sources, fit_rows, git_revision
 
 Score = Callable[[np.ndarray, np.ndarray, Sequence[str], Sequence[str]], dict]
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
@@ -51,7 +49,7 @@ def fit_and_score(
         fit_rows(model, train, sources, dev_xy, work_dir=work, progress=False)
     fit_seconds = time.perf_counter() - started
     if dev:
-        model.thresholds_ = tune_thresholds(dev_xy[1], model.predict_proba(dev_xy[0]))
+        model.tune(*dev_xy)
     pred = model.predict([ex.text for ex in test])
     return {"fit_seconds": round(fit_seconds, 3)}, to_matrix(test, labels), pred
 
@@ -76,7 +74,7 @@ def learning_curve(
     if not fractions or any(not 0 < f <= 1 for f in fractions):
         raise ModelError("fractions must be in (0, 1]")
     labels = label_ids(config.codebook)
-    sources = _sources(config, labels)
+    sources = run_sources(config, labels)
     parts = combine(sources)
     train, dev, test = sources[0].parts["train"], parts["dev"], parts["test"]
     held = {ex.doc_id for ex in dev + test}
@@ -118,7 +116,7 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
     if folds < 2:
         raise ModelError("cross-validation needs at least 2 folds")
     labels = label_ids(config.codebook)
-    sources = _sources(config, labels)
+    sources = run_sources(config, labels)
     first = sources[0]
     parts = combine(sources)
     pool = first.examples if include_test else first.parts["train"] + first.parts["dev"]
@@ -139,11 +137,6 @@ def cross_validate(config: TrainConfig, score: Score, folds: int = 5, include_te
         "fold_results": results,
         "summary": _summarize(results, labels),
     }
-
-
-def _sources(config: TrainConfig, labels: list[str]) -> list[Source]:
-    paths = data_paths(config.data)
-    return read_sources(paths, labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed)
 
 
 def _header(config: TrainConfig, sources: list[Source], parts: dict) -> dict:

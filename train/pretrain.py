@@ -21,7 +21,7 @@ from pathlib import Path
 from policytheme.data.documents import iter_documents
 from policytheme.data.records import DataError
 from policytheme.models import ModelError
-from policytheme.models.transformer import quiet_libraries, quiet_trainer
+from policytheme.models.quiet import quiet_libraries, quiet_trainer
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -16,12 +16,11 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from policytheme.data.records import DEFAULT_DATA, DataError, Example, load_schema, to_matrix
-from policytheme.data.splits import Source, combine, lead_mask, read_sources, split_summary
+from policytheme.data.records import DataError, Example, load_schema, to_matrix
+from policytheme.data.splits import Source, combine, data_paths, lead_mask, run_sources, split_summary
 from policytheme.models import ThemeModel, make_model
 from policytheme.models.base import peak_memory
 from policytheme.models.folders import FolderError, TrainConfig, folder_bytes, staged, write_json
-from policytheme.models.thresholds import tune_thresholds
 
 __all__ = ["FolderError", "TrainConfig", "TrainResult", "staged", "train", "work_dir_for"]
 
@@ -57,9 +56,7 @@ def train(
     """
     schema = load_schema(config.codebook)
     labels = [lab["id"] for lab in schema]
-    sources = read_sources(
-        data_paths(config.data), labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
-    )
+    sources = run_sources(config, labels)
     parts = select_languages(combine(sources), config.train_langs, config.eval_langs)
     train_rows, dev_rows = parts["train"], parts["dev"]
     if not train_rows:
@@ -74,7 +71,7 @@ def train(
     fit_seconds = time.perf_counter() - started
     resources = peak_memory()
     if dev_rows:
-        model.thresholds_ = tune_thresholds(dev[1], model.predict_proba(dev[0]))
+        model.tune(*dev)
     model.provenance_ = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": config.model,
@@ -90,7 +87,7 @@ def train(
         "data": describe_sources(sources),
         "splits": split_summary(parts),
         "fit_seconds": round(fit_seconds, 3),
-        "training": getattr(model, "train_figures_", None),
+        "training": model.train_figures_,
         "peak_memory": resources,
         "git": git_revision(),
         "python": platform.python_version(),
@@ -101,7 +98,6 @@ def train(
         model.save(run_dir / "model")
         record["model_bytes"] = folder_bytes(run_dir / "model")
         write_json(run_dir / "labels.json", {"version": 1, "labels": schema})
-        write_json(run_dir / "thresholds.json", {lab: float(t) for lab, t in zip(labels, model.thresholds_)})
         write_json(run_dir / "config.json", {**asdict(config), "model_params": model.params})
         write_json(run_dir / "run.json", record)
         if model.history_:
@@ -119,13 +115,6 @@ def fit_rows(model: ThemeModel, rows: list[Example], sources: list[Source], dev:
 def describe_sources(sources: list[Source]) -> dict:
     """What a run records of its data: the first file (path, sha256, sizes), the others under ``with``."""
     return {**sources[0].describe(), "with": [s.describe() for s in sources[1:]]}
-
-
-def data_paths(data: str | list[str]) -> list[str]:
-    """The labeled files of a run's ``data`` (one path in runs written before several were allowed; none:
-    the default data)."""
-    paths = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
-    return paths or list(DEFAULT_DATA)
 
 
 def select_languages(

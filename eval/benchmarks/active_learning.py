@@ -17,13 +17,11 @@ import argparse
 import time
 
 import numpy as np
-
 from policytheme.data.records import CORPUS_PATH, REAL_PATH, label_ids, to_matrix
 from policytheme.data.splits import read_sources
 from policytheme.eval.metrics import f1_per_label
 from policytheme.models import make_model
 from policytheme.models.active import pick, vectors
-from policytheme.models.thresholds import tune_thresholds
 
 MODEL = "tfidf-logreg"
 
@@ -31,7 +29,7 @@ MODEL = "tfidf-logreg"
 def fit_score(labels, base, chosen, pool, dev, test, seed):
     rows = base + [pool[i] for i in chosen]
     model = make_model(MODEL, labels, seed=seed).fit([r.text for r in rows], to_matrix(rows, labels))
-    model.thresholds_ = tune_thresholds(to_matrix(dev, labels), model.predict_proba([r.text for r in dev]))
+    model.tune([r.text for r in dev], to_matrix(dev, labels))
     f1 = f1_per_label(to_matrix(test, labels), model.predict([r.text for r in test]))
     return model, f1
 

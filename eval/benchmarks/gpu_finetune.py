@@ -165,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if not args.encoder.is_file():
-        print(f"{args.encoder}: not found; run `python -m policytheme.eval.benchmarks.gpu_finetune prepare` here and carry .gpu")
+        print(
+            f"{args.encoder}: not found; run `python -m policytheme.eval.benchmarks.gpu_finetune prepare` here "
+            "and carry .gpu"
+        )
         return 2
     params = dict(PARAMS)
     for item in args.param:

