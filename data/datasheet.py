@@ -18,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import cohen_kappa_score
+
 from policytheme.data.records import (
     CORPUS_PATH,
     GENRES_PATH,
@@ -28,7 +30,6 @@ from policytheme.data.records import (
     label_ids,
     read_examples,
 )
-from sklearn.metrics import cohen_kappa_score
 
 HERE = Path(__file__).parent
 DATASHEET = HERE / "DATASHEET.md"

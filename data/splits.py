@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from policytheme.data.records import DEFAULT_DATA, SPLITS, DataError, Example, file_sha256, read_examples
 from sklearn.model_selection import StratifiedGroupKFold
+
+from policytheme.data.records import (
+    DEFAULT_DATA,
+    SPLITS,
+    DataError,
+    Example,
+    file_sha256,
+    read_examples,
+)
 
 
 def assign_splits(
@@ -38,19 +46,31 @@ class Source:
     sha256: str
     examples: list[Example]
     parts: dict[str, list[Example]]
+    tunes: bool = False  # a file after the first whose dev split tunes (``--tune-with``) instead of training
 
     def describe(self) -> dict:
         """What a run records of it: path, content hash, paragraphs and split sizes."""
-        return {"path": self.path, "sha256": self.sha256, "paragraphs": len(self.examples), **_sizes(self.parts)}
+        out = {"path": self.path, "sha256": self.sha256, "paragraphs": len(self.examples), **_sizes(self.parts)}
+        return {**out, "tunes": True} if self.tunes else out
 
 
 def read_sources(
-    paths: list[str], labels: list[str], dev: float = 0.1, test: float = 0.1, seed: int = 0
+    paths: list[str],
+    labels: list[str],
+    dev: float = 0.1,
+    test: float = 0.1,
+    seed: int = 0,
+    tune_with: list[str] | None = None,
 ) -> list[Source]:
-    """Read and split each labeled file (by its ``split`` column, else grouped by document).
+    """Read and split each labeled file (by its ``split`` column, else grouped by document); the files
+    named in ``tune_with`` (after the first) tune with their dev split instead of training on it.
 
     Ids must be unique over all files, and no text may be in a test split and in any other split.
     """
+    tuning = {str(Path(p).resolve()) for p in tune_with or []}
+    unknown = tuning - {str(Path(p).resolve()) for p in paths[1:]}
+    if unknown:
+        raise DataError([f"--tune-with {p}: not one of the --data files after the first" for p in sorted(unknown)])
     sources: list[Source] = []
     where: dict[str, str] = {}
     problems = []
@@ -60,7 +80,8 @@ def read_sources(
             other = where.setdefault(ex.id, str(path))
             if other != str(path):
                 problems.append(f"{path}: id {ex.id!r} is also in {other}; ids must be unique over all --data files")
-        sources.append(Source(str(path), file_sha256(path), examples, assign_splits(examples, dev, test, seed)))
+        parts = assign_splits(examples, dev, test, seed)
+        sources.append(Source(str(path), file_sha256(path), examples, parts, str(Path(path).resolve()) in tuning))
     if problems:
         raise DataError(problems)
     if len(sources) > 1:
@@ -78,34 +99,45 @@ def data_paths(data: str | list[str] | None) -> list[str]:
 
 def run_sources(config, labels: list[str]) -> list[Source]:
     """A run's data files, read and split as its configuration says (``data``, ``dev_fraction``,
-    ``test_fraction``, ``seed``): the one recipe that training, learning curves, cross-validation and
-    evaluation (a run's test split, ``--unseen``) all read."""
+    ``test_fraction``, ``seed``, ``tune_with``): the one recipe that training, learning curves,
+    cross-validation and evaluation (a run's test split, ``--unseen``) all read."""
+    paths, tune_with = data_paths(config.data), getattr(config, "tune_with", None) or []
     return read_sources(
-        data_paths(config.data), labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed
+        paths, labels, dev=config.dev_fraction, test=config.test_fraction, seed=config.seed, tune_with=tune_with
     )
 
 
 def combine(sources: list[Source]) -> dict[str, list[Example]]:
     """The splits a model is trained, tuned and tested on, from several files.
 
-    The first file leads: its dev split tunes thresholds and picks checkpoints, its test split is the
-    run's test split. The other files add their train and dev paragraphs to training; their test splits
-    stay out, to be reported on their own.
+    The first file leads: its dev split tunes the thresholds (per script where there are enough positives:
+    ``ThemeModel.tune``) and picks a transformer's checkpoint, and its test split is the run's test split.
+    The other files add their train and dev paragraphs to training, except that a file that ``tunes``
+    (``--tune-with``) adds its dev split to the tuning instead, so that other languages and genres tune
+    their own thresholds. The other files' test splits stay out, to be reported on their own.
     """
     first = sources[0]
-    train = first.parts["train"] + added_training(sources)
-    return {"train": train, "dev": first.parts["dev"], "test": first.parts["test"]}
+    tested = {ex.doc_id for ex in first.parts["test"]}
+    dev = first.parts["dev"] + [ex for s in sources[1:] if s.tunes for ex in s.parts["dev"] if ex.doc_id not in tested]
+    return {"train": first.parts["train"] + added_training(sources), "dev": dev, "test": first.parts["test"]}
 
 
 def added_training(sources: list[Source], held_out: set[str] | None = None) -> list[Example]:
-    """The train and dev paragraphs of the files after the first: what they add to every fit's training.
+    """The paragraphs the files after the first add to every fit's training: their train splits, and the dev
+    splits of those that do not tune.
 
     Rows of a document ``held_out`` stay out (default: the first file's dev and test documents): a
     translation is its source's document, and must not train where its source tunes or tests.
     """
     if held_out is None:
         held_out = {ex.doc_id for name in ("dev", "test") for ex in sources[0].parts[name]}
-    return [ex for s in sources[1:] for name in ("train", "dev") for ex in s.parts[name] if ex.doc_id not in held_out]
+    return [
+        ex
+        for s in sources[1:]
+        for name in (("train",) if s.tunes else ("train", "dev"))
+        for ex in s.parts[name]
+        if ex.doc_id not in held_out
+    ]
 
 
 def lead_mask(rows: list[Example], sources: list[Source]) -> np.ndarray:

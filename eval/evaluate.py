@@ -35,7 +35,7 @@ def evaluate_model(
     started = time.perf_counter()
     scores = model.predict_proba(texts)
     seconds = time.perf_counter() - started
-    pred = model.decide(scores)
+    pred = model.decide(scores, texts)
     y = to_matrix(examples, model.labels)
     metrics = evaluate_arrays(y, pred, scores, [ex.lang for ex in examples], model.labels, n_boot=n_boot, seed=seed)
     rows = [

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.records import DataError
 from policytheme.eval.metrics import macro_f1
 from policytheme.eval.significance import holm, mcnemar, paired_bootstrap

@@ -12,8 +12,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from policytheme.eval.calibration import expected_calibration_error
 from sklearn.metrics import average_precision_score, hamming_loss, precision_recall_fscore_support
+
+from policytheme.eval.calibration import expected_calibration_error
 
 
 def _clean(x: float) -> float | None:

@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # no display; set before pyplot is imported
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
 from policytheme.eval.leaderboard import Board  # noqa: E402
 
 DPI = 110

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from policytheme.eval.metrics import macro_f1
 from scipy.stats import binomtest, chi2
+
+from policytheme.eval.metrics import macro_f1
 
 EXACT_BELOW = 25  # discordant pairs under which McNemar's test uses the exact binomial distribution
 

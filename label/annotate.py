@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.documents import iter_documents
 from policytheme.data.records import DataError
 from policytheme.models import load_model

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
 from policytheme.data.documents import find_inputs
 from policytheme.data.records import DataError
 from policytheme.label.parts import FORMATS, OutputLock, PartStore
 from policytheme.label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
 from policytheme.models import ThemeModel, load_model, model_dir
 from policytheme.models.base import peak_memory
-from tqdm import tqdm
 
 ENGINES = ("local", "ray")
 
@@ -240,7 +241,7 @@ def _run(
     try:
         for rows, scores, errors, cursor in scored:
             now = time.perf_counter()
-            on = model.decide(scores)
+            on = model.decide(scores, [r.text for r in rows])
             ev = model.explain([r.text for r in rows]) if store.evidence and rows else None
             commit = writer.submit(store.commit, rows, scores, on, cursor, errors, now - last, ev)
             pending.append((commit, cursor, len(rows)))

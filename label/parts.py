@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.records import DataError
 from policytheme.label.stream import Paragraph
 from policytheme.models.folders import write_file

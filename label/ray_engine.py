@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.label.stream import Cursor, Paragraph, Skipped, read_file
 from policytheme.models import ModelError
 

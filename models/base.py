@@ -2,10 +2,10 @@
 
     model = make_model("tfidf-logreg", labels=["price_competition", ...])
     model.fit(texts, y, dev=(dev_texts, dev_y))  # y: (n, n_labels) 0/1 matrix; returns the model
-    model.tune(dev_texts, dev_y)        # per-theme F1-optimal thresholds on dev data; returns the model
+    model.tune(dev_texts, dev_y)        # per-theme (and per-script) F1-optimal thresholds on dev data
     p = model.predict_proba(texts)      # (n, n_labels) probabilities, label order = model.labels
     model.score(model.prepare(texts))   # the same, in two halves a labeler can overlap
-    model.decide(p)                     # 0/1 by the per-theme thresholds; predict(texts) = decide(predict_proba)
+    model.decide(p, texts)              # 0/1 by the thresholds of each text's script; predict(texts) = both
     model.save(dir); load_model(dir)    # no pickle, no code from the files
 
 Every saved model has ``model.json`` (``models.folders.ModelCard``: kind, labels, thresholds, params,
@@ -19,8 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.models.folders import FolderError, ModelCard
+from policytheme.models.scripts import script_of
 from policytheme.models.thresholds import tune_thresholds
+
+# A script's own threshold for a theme needs this many positives of the theme in that script's dev paragraphs.
+SCRIPT_MIN_POSITIVES = 10
 
 
 class ModelError(FolderError):
@@ -36,6 +41,7 @@ class ThemeModel:
 
     # Fitted state every model has (a model kind adds its own weights, declared in its class):
     thresholds_: np.ndarray  # per theme, the score at which it is decided (tune; 0.5 until tuned)
+    script_thresholds_: dict[str, np.ndarray]  # per script (models.scripts) tuned on its own dev paragraphs
     history_: list[dict]  # per-epoch dev figures, for models that train in epochs (else empty)
     train_figures_: dict | None  # what training measured (steps, samples/s...), for models that report it
     provenance_: dict  # what made it (set by train): written to model.json
@@ -44,6 +50,7 @@ class ThemeModel:
         self.labels = list(labels)
         self.params = {**self.defaults, **check_params(self.kind, self.defaults, self.choices, params)}
         self.thresholds_ = np.full(len(self.labels), 0.5)
+        self.script_thresholds_ = {}
         self.history_ = []
         self.train_figures_ = None
         self.provenance_ = {}
@@ -86,18 +93,41 @@ class ThemeModel:
     # --- shared --------------------------------------------------------------------------------
     def tune(self, texts: Sequence[str], y: np.ndarray, default: float = 0.5) -> ThemeModel:
         """Set each theme's threshold to the F1-optimal cut of its scores on ``texts`` (dev data) and their
-        0/1 labels ``y``; a theme without a positive there keeps ``default``. Returns the model."""
-        y = np.asarray(y)
+        0/1 labels ``y``; a theme without a positive there keeps ``default``. Where the dev texts are in more
+        than one script, each script also gets its own cut of each theme that has ``SCRIPT_MIN_POSITIVES``
+        positives in it (others keep the overall one). Returns the model."""
+        y = np.asarray(y).reshape(len(texts), len(self.labels))
         scores = self.predict_proba(texts) if len(texts) else np.zeros((0, len(self.labels)))
-        self.thresholds_ = tune_thresholds(y.reshape(len(texts), len(self.labels)), scores, default)
+        self.thresholds_ = tune_thresholds(y, scores, default)
+        self.script_thresholds_ = {}
+        scripts = np.array([script_of(t) for t in texts])
+        if len(set(scripts)) > 1:
+            for script in sorted(set(scripts)):
+                rows = scripts == script
+                own = tune_thresholds(y[rows], scores[rows], default)
+                enough = y[rows].sum(axis=0) >= SCRIPT_MIN_POSITIVES
+                if enough.any():
+                    self.script_thresholds_[script] = np.where(enough, own, self.thresholds_)
         return self
 
-    def decide(self, scores: np.ndarray) -> np.ndarray:
-        """0/1 per theme from scores: on where a score reaches its theme's threshold."""
-        return (np.asarray(scores) >= self.thresholds_).astype(np.int8)
+    def thresholds_for(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, n_labels): the thresholds that decide each of ``texts`` (its script's, else the overall ones)."""
+        overall = np.broadcast_to(self.thresholds_, (len(texts), len(self.labels)))
+        if not self.script_thresholds_:
+            return overall
+        return np.array([self.script_thresholds_.get(script_of(t), self.thresholds_) for t in texts]).reshape(
+            overall.shape
+        )
+
+    def decide(self, scores: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        """0/1 per theme from scores: on where a score reaches its theme's threshold for the text's script
+        (``texts`` given), else the overall thresholds."""
+        scores = np.asarray(scores)
+        limits = self.thresholds_ if texts is None else self.thresholds_for(texts)
+        return (scores >= limits).astype(np.int8)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return self.decide(self.predict_proba(texts))
+        return self.decide(self.predict_proba(texts), texts)
 
     def chunk_size(self) -> int:
         """Paragraphs a labeler scores at a time (large enough to keep the hardware busy)."""
@@ -105,7 +135,8 @@ class ThemeModel:
 
     def card(self) -> ModelCard:
         thresholds = {lab: float(t) for lab, t in zip(self.labels, self.thresholds_)}
-        return ModelCard(self.kind, self.labels, self.params, thresholds, self.provenance_)
+        by_script = {s: {lab: float(t) for lab, t in zip(self.labels, ts)} for s, ts in self.script_thresholds_.items()}
+        return ModelCard(self.kind, self.labels, self.params, thresholds, self.provenance_, by_script)
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -120,6 +151,9 @@ class ThemeModel:
         card = card or ModelCard.read(directory)
         model = cls(card.labels, **card.params)
         model.thresholds_ = np.array([card.thresholds[lab] for lab in model.labels], dtype=float)
+        model.script_thresholds_ = {
+            s: np.array([ts[lab] for lab in model.labels], dtype=float) for s, ts in card.script_thresholds.items()
+        }
         model.provenance_ = card.provenance
         check_provenance(directory, card)
         try:

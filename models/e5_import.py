@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.models.base import ModelError
 from policytheme.models.charsmap import precompiled_charsmap
 

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.models.quiet import quiet_trainer
 from policytheme.models.thresholds import tuned_macro_f1
 

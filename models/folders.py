@@ -121,6 +121,7 @@ class ModelCard:
     params: dict = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)  # library versions, label schema, training data
+    script_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # per script, where tuned
 
     @classmethod
     def read(cls, directory: str | Path) -> ModelCard:
@@ -132,6 +133,12 @@ class ModelCard:
         missing = [lab for lab in obj["labels"] if not isinstance(obj["thresholds"].get(lab), (int, float))]
         if missing:
             raise FolderError(f"{path}: no threshold for {', '.join(map(str, missing))}")
+        scripts = obj.get("script_thresholds", {})
+        if not isinstance(scripts, dict) or not all(
+            isinstance(ts, dict) and all(isinstance(ts.get(lab), (int, float)) for lab in obj["labels"])
+            for ts in scripts.values()
+        ):
+            raise FolderError(f"{path}: 'script_thresholds' must give every theme a number for each script")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in known})
 
@@ -150,6 +157,7 @@ class TrainConfig:
     dev_fraction: float = 0.1
     test_fraction: float = 0.1
     params: dict = field(default_factory=dict)
+    tune_with: list[str] | None = None  # --data files whose dev splits tune (None: the default data's rule)
     train_langs: list[str] | None = None  # train and tune on these languages only
     eval_langs: list[str] | None = None  # report the test split of these languages only
     resume: bool = False

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.models.base import ModelError, ThemeModel
 from policytheme.models.evidence import phrases
 

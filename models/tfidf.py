@@ -17,11 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from policytheme.models.base import ModelError, ThemeModel
-from policytheme.models.clauses import best_piece, explode, max_pool
-from policytheme.models.evidence import phrases
-from policytheme.models.keywords import KeywordModel
-from policytheme.models.ngrams import CharNgramTfidf
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -29,6 +24,12 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from sklearn.utils.class_weight import compute_sample_weight
+
+from policytheme.models.base import ModelError, ThemeModel
+from policytheme.models.clauses import best_piece, explode, max_pool
+from policytheme.models.evidence import phrases
+from policytheme.models.keywords import KeywordModel
+from policytheme.models.ngrams import CharNgramTfidf
 
 WEIGHTS_FILE = "model.skops"
 # Types a policytheme TF-IDF file may hold beyond skops' own trusted defaults (plain scikit-learn, numpy

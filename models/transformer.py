@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.models.base import ModelError, ThemeModel
 from policytheme.models.clauses import explode
 from policytheme.models.inference import Encoded, encode, score
@@ -154,8 +155,9 @@ class TransformerModel(ThemeModel):
         progress: bool = True,
         lead: np.ndarray | None = None,  # every paragraph weighs the same here, whichever file it is from
     ) -> TransformerModel:
-        from policytheme.models.finetune import finetune
         from transformers import set_seed
+
+        from policytheme.models.finetune import finetune
 
         set_seed(self.params["seed"])  # before the new head is initialised, so CPU runs repeat exactly
         self.tokenizer_, self.model_ = load_backbone(self.params["backbone"], self.labels)
@@ -197,6 +199,7 @@ class TransformerModel(ThemeModel):
         """Input x gradient of each theme's logit per token of the paragraph's first window (one backward
         pass per theme): the tokens that pushed the score up, merged into phrases."""
         import torch
+
         from policytheme.models.evidence import from_spans
 
         model = self.model_.eval()

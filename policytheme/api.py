@@ -54,7 +54,7 @@ class Model:
         frame = _as_frame(texts)
         values = frame["text"].tolist()
         scores = self._model.predict_proba(values) if values else np.zeros((0, len(self.labels)))
-        decided = self._model.decide(scores) if values else np.zeros((0, len(self.labels)), dtype=np.int8)
+        decided = self._model.decide(scores, values) if values else np.zeros((0, len(self.labels)), dtype=np.int8)
         out = frame.copy()
         out["labels"] = [[lab for lab, on in zip(self.labels, row) if on] for row in decided]
         for j, lab in enumerate(self.labels):

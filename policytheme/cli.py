@@ -54,6 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model=args.model,
         out=args.out,
         data=args.data,
+        tune_with=args.tune_with,
         seed=args.seed,
         dev_fraction=args.dev_fraction,
         test_fraction=args.test_fraction,
@@ -172,6 +173,7 @@ def _curve_config(args: argparse.Namespace):
         model=args.model,
         out=args.out,
         data=args.data,
+        tune_with=args.tune_with,
         seed=args.seed,
         dev_fraction=args.dev_fraction,
         test_fraction=args.test_fraction,
@@ -491,6 +493,13 @@ def _data_flag(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="labeled .jsonl/.csv/.parquet files; the first one's dev split tunes, its test split scores "
         f"(default: {' '.join(Path(p).name for p in DEFAULT_DATA)})",
+    )
+    p.add_argument(
+        "--tune-with",
+        nargs="*",
+        metavar="FILE",
+        help="--data files after the first whose dev splits tune the thresholds with the first one's instead of "
+        "training: a script (Latin, Han) with enough positives in the tuning data gets its own thresholds",
     )
 
 

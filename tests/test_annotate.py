@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from policytheme.label.annotate import Session
-from policytheme.models.active import pick, uncertainty, vectors
 
 from policytheme.cli import main
+from policytheme.label.annotate import Session
+from policytheme.models.active import pick, uncertainty, vectors
 from tests.conftest import PHRASES, make_rows, write_jsonl
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

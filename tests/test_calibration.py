@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from policytheme.eval.calibration import expected_calibration_error, pr_curve_points, reliability_bins
 from policytheme.eval.metrics import evaluate_arrays, label_metrics
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from policytheme.cli import main
 from policytheme.data.records import DataError
 from policytheme.eval.compare import collect, compare
 from policytheme.eval.leaderboard import SAME, build_board
 from policytheme.eval.metrics import evaluate_arrays
-
-from policytheme.cli import main
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
 N = 240

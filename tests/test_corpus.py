@@ -4,6 +4,7 @@ distribution, fixed grouped splits, originality, and an annotation record that m
 from collections import Counter
 
 import pytest
+
 from policytheme.data.datasheet import ANNOTATION, length_bucket, read_annotation
 from policytheme.data.datasheet import main as datasheet_main
 from policytheme.data.quality import RUN_CJK, RUN_SPACED, copied_runs, near_duplicates, read_shared_corpus, shared_runs

@@ -3,13 +3,13 @@
 import json
 
 import pytest
+
+from policytheme.cli import main
 from policytheme.data.records import read_examples
 from policytheme.data.splits import assign_splits
 from policytheme.eval.metrics import point_scores
 from policytheme.train.curves import cross_validate, learning_curve
 from policytheme.train.run import TrainConfig
-
-from policytheme.cli import main
 
 
 def test_learning_curve_shape(tiny_data, tmp_path):

@@ -2,6 +2,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from policytheme.data.documents import Document, expand_inputs, iter_documents, split_paragraphs
 from policytheme.data.records import DataError
 from policytheme.data.segment import ends_paragraph, ends_sentence, is_page_furniture, join_lines, segment, starts_block

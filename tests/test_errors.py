@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from policytheme.data.records import label_ids, read_examples, to_matrix
 from policytheme.eval.errors import confident_errors
 from policytheme.models import make_model

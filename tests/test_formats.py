@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from policytheme.data.documents import expand_inputs, iter_documents, read_documents
 from policytheme.data.formats import decode_text, detect_encoding, drop_running_lines
 from policytheme.data.records import DataError

@@ -5,6 +5,8 @@ import json
 from collections import Counter
 
 import pytest
+
+from policytheme.cli import main
 from policytheme.data.real import SHARED_CORPUS, check, genre_splits, reserved_texts, roles
 from policytheme.data.records import (
     GENRES_PATH,
@@ -16,8 +18,6 @@ from policytheme.data.records import (
     read_examples,
 )
 from policytheme.data.translations import check as check_translations
-
-from policytheme.cli import main
 from tests.conftest import make_rows, write_jsonl
 
 LABELS = label_ids()

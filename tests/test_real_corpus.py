@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from policytheme.data.datasheet import REAL_ANNOTATION, read_annotation
 from policytheme.data.real import SHARED_CORPUS, check, reserved_texts, roles
 from policytheme.data.records import CORPUS_PATH, REAL_PATH, SPLITS, label_ids, read_examples

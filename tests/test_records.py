@@ -2,6 +2,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from policytheme.data.records import DataError, label_ids, read_examples, to_matrix
 
 GOOD = {"id": "a", "text": "推动产业升级。", "labels": ["industrial_upgrading"], "lang": "zh", "doc_id": "d1"}

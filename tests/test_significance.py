@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from policytheme.eval.significance import holm, mcnemar, paired_bootstrap
 
 

@@ -1,7 +1,7 @@
 import pytest
+
 from policytheme.data.records import DataError, Example
 from policytheme.data.splits import assign_splits, combine, grouped_split, lead_mask, read_sources
-
 from tests.conftest import make_rows, write_jsonl
 
 
@@ -71,3 +71,28 @@ def test_lead_mask_marks_the_first_files_rows(tmp_path):
     train = combine(sources)["train"]
     mask = lead_mask(train, sources)
     assert mask.tolist() == [not ex.id.startswith("b-") for ex in train] and mask.any() and not mask.all()
+
+
+def test_tune_with_moves_a_files_dev_split_from_training_to_tuning_and_translations_follow_their_source(tmp_path):
+    rows = make_rows(n_docs=10)
+    for r in rows:
+        r["split"] = {"d00": "test", "d01": "dev"}.get(r["doc_id"], "train")
+    other = make_rows(n_docs=10, tag="b")
+    for r in other:
+        r["split"] = {"b-d00": "test", "b-d01": "dev"}.get(r["doc_id"], "train")
+    # translations of the first file's dev and train documents keep their source's document and split
+    translated = [{**r, "id": r["id"] + "@x"} for r in rows if r["doc_id"] in ("d01", "d02")]
+    paths = [str(write_jsonl(tmp_path / f"{n}.jsonl", rs)) for n, rs in (("a", rows), ("b", other), ("t", translated))]
+    labels = ["price_competition", "industrial_upgrading", "innovation"]
+
+    def docs(parts):
+        return {name: {ex.doc_id for ex in part} for name, part in parts.items()}
+
+    plain = combine(read_sources(paths, labels))
+    assert docs(plain)["dev"] == {"d01"} and "b-d01" in docs(plain)["train"]  # other files' dev splits train
+    assert sum(ex.id.endswith("@x") for ex in plain["train"]) == 5  # the dev document's translation does not
+    tuned = combine(read_sources(paths, labels, tune_with=[paths[1], paths[2]]))
+    assert docs(tuned)["dev"] == {"d01", "b-d01"} and "b-d01" not in docs(tuned)["train"]
+    assert sum(ex.id.endswith("@x") for ex in tuned["dev"]) == 5
+    with pytest.raises(DataError, match="not one of the --data files after the first"):
+        read_sources(paths, labels, tune_with=[paths[0]])

@@ -5,9 +5,9 @@ import os
 import sys
 
 import pytest
-from policytheme.eval.tracking import flat_params, store_uri
 
 from policytheme.cli import main
+from policytheme.eval.tracking import flat_params, store_uri
 from tests.conftest import make_rows, write_jsonl
 
 if not os.environ.get("POLICYTHEME_REQUIRE_OPTIONAL"):  # .ci/run sets it: there a missing MLflow fails

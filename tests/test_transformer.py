@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from policytheme.models import ModelError, load_model, make_model
 
 from policytheme.cli import main
+from policytheme.models import ModelError, load_model, make_model
 from tests.conftest import make_rows, write_jsonl
 
 LABELS = ["price_competition", "industrial_upgrading", "innovation"]
@@ -26,8 +26,9 @@ def run(*argv):
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory):
     """A tiny BERT encoder and WordPiece tokenizer, built and saved locally."""
-    from policytheme.train.pretrain import train_tokenizer
     from transformers import BertConfig, BertModel
+
+    from policytheme.train.pretrain import train_tokenizer
 
     folder = tmp_path_factory.mktemp("backbone")
     tok = train_tokenizer([r["text"] for r in make_rows()], vocab_size=300)
@@ -383,6 +384,7 @@ def test_two_pretraining_runs_give_identical_checkpoints(tmp_path):
 def test_multiple_instance_loss_reaches_only_each_paragraphs_best_window():
     """``bag_max``: per paragraph and theme the largest window logit; the gradient flows to that window alone."""
     import torch
+
     from policytheme.models.finetune import BagCollator, bag_max
 
     batch = BagCollator(pad_id=0)(

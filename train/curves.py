@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.records import Example, label_ids, to_matrix
 from policytheme.data.splits import Source, added_training, combine, cv_folds, run_sources, split_summary
 from policytheme.models import ModelError, make_model

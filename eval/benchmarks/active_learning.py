@@ -17,6 +17,7 @@ import argparse
 import time
 
 import numpy as np
+
 from policytheme.data.records import CORPUS_PATH, REAL_PATH, label_ids, to_matrix
 from policytheme.data.splits import read_sources
 from policytheme.eval.metrics import f1_per_label

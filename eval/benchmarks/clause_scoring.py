@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.records import read_examples, to_matrix
 from policytheme.eval.metrics import f1_per_label, macro_f1
 from policytheme.eval.significance import paired_bootstrap

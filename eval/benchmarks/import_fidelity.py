@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.documents import iter_documents
 from policytheme.eval.benchmarks.e5_reference import engine_embeddings, engine_token_ids, folder_embeddings
 from policytheme.models.e5_import import import_e5

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.documents import expand_inputs, iter_documents
 from policytheme.eval.benchmarks.finetune_speed import E5_SMALL, build_backbone
 from policytheme.models.base import peak_memory
@@ -57,8 +58,9 @@ def build_transformer(folder: Path, sample: list[str]) -> None:
     The head is scaled so scores spread over (0, 1), and thresholds sit at each theme's 80th percentile on a
     sample: labels then depend on the numbers, which is what the agreement check needs."""
     import torch
-    from policytheme.models.transformer import TransformerModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from policytheme.models.transformer import TransformerModel
 
     backbone = folder.with_name(folder.name + "-backbone")
     if not (backbone / "config.json").exists():
@@ -99,8 +101,9 @@ def phase(name: str, work: Path, files: list[Path]) -> dict:
     texts = paragraphs_of(files)
     if name == "pipeline":
         import torch
-        from policytheme.models.base import read_meta
         from transformers import pipeline
+
+        from policytheme.models.base import read_meta
 
         folder = work / "transformer"
         thresholds = read_meta(folder)["thresholds"]

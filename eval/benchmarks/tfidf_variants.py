@@ -17,6 +17,7 @@ import argparse
 import time
 
 import numpy as np
+
 from policytheme.data.records import label_ids, to_matrix
 from policytheme.data.splits import added_training, cv_folds, lead_mask, read_sources
 from policytheme.eval.metrics import f1_per_label

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from policytheme.data.records import Example, read_examples, to_matrix
 from policytheme.eval.benchmarks.import_fidelity import ROOT, paragraphs_of, pool_documents
 from policytheme.eval.metrics import f1_per_label, macro_f1
