@@ -7,8 +7,10 @@ misses understated. Adjusted classify-and-count (ACC) inverts what the model is 
 
 and probabilistic ACC (PACC) does the same with mean scores instead of decisions. The rates come from the
 dev split at training time (:func:`dev_rates`, stored in the run as ``quantification.json``). Intervals are
-percentile intervals of a bootstrap that redraws both the dev paragraphs (the rates' uncertainty) and the
-group's paragraphs (its sampling error); every replicate is clipped to [0, 1].
+percentile intervals of replicates that redraw both the dev paragraphs (a bootstrap: the rates' uncertainty)
+and the group's counted share (its sampling error: the Jeffreys posterior of k labeled of n, which unlike a
+bootstrap of the group's paragraphs does not collapse to 0 when no paragraph was labeled; for PACC a normal
+draw of the mean score); every replicate is clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -174,10 +176,9 @@ def estimate(
             se = sd[sl] / np.sqrt(size[:, :, 0])
             obs = observed[sl, :, None] + se[:, :, None] * rng.standard_normal((*share[sl].shape, n_boot))
         else:
-            obs = rng.binomial(
-                size.astype(np.int64), np.nan_to_num(counted[sl])[:, :, None], (*share[sl].shape, n_boot)
-            )
-            obs = obs / size
+            # the group's counted share drawn from its Jeffreys posterior: a bootstrap of 0 of n would be 0 always
+            c = np.nan_to_num(counted[sl])[:, :, None] * size
+            obs = rng.beta(c + 0.5, size - c + 0.5, (*share[sl].shape, n_boot))
         reps = obs if method == "cc" else adjust(obs, b_pos.T[None], b_neg.T[None])
         missing = np.isnan(reps)
         bad[sl] = missing.mean(axis=2) > alpha  # the rates' own uncertainty reaches "cannot tell apart"
