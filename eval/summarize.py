@@ -184,7 +184,9 @@ def read_meta(path: str | Path) -> pd.DataFrame:
 
 def year_of(names: pd.Series) -> pd.Series:
     """The year in each file name (the last four-digit 18xx-20xx number of its base name), or None."""
-    return names.map(lambda s: m[-1] if (m := _YEAR.findall(Path(str(s)).name)) else None)
+    codes, unique = pd.factorize(names)  # a few files for many paragraphs: each name is parsed once
+    years = [m[-1] if (m := _YEAR.findall(Path(str(s)).name)) else None for s in unique]
+    return pd.Series(np.array(years + [None], dtype=object)[codes], index=names.index)
 
 
 def group_keys(labeled: Labeled, by: list[str], meta: pd.DataFrame | None, meta_path: str = "") -> tuple:
