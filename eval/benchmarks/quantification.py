@@ -65,6 +65,8 @@ def score(d: dict, rates, method: str, n_boot: int) -> dict:
         "mae": float(np.nanmean(err)),
         "mae_theme": np.nanmean(err, 0).round(4).tolist(),
         "coverage": float(covered[has].mean()),
+        "coverage_theme": [round(float(covered[has[:, j], j].mean()), 3) for j in range(covered.shape[1])],
+        "width_theme": np.nanmean(s.high - s.low, 0).round(3).tolist(),
         "intervals": int(has.sum()),
         "width": float(np.nanmean(s.high - s.low)),
         "pooled": pooled.share[0].round(4).tolist(),
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{name} test: {len(d['docs'])} documents, {len(d['codes'])} paragraphs; pooled gold "
             + ", ".join(f"{x:.3f}" for x in d["pooled_gold"])
         )
-        print(f"{'method':7} {'MAE':>6}  {'MAE per theme':24} {'coverage':>9} {'width':>6}  pooled share [95%]")
+        print(f"{'method':7} {'MAE':>6}  {'MAE per theme':24} coverage (per theme) width per theme  pooled share [95%]")
         figures["files"][name] = {"documents": len(d["docs"]), "paragraphs": len(d["codes"]), "methods": {}}
         figures["files"][name]["pooled_gold"] = d["pooled_gold"].round(4).tolist()
         for method in METHODS[::-1]:
@@ -134,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{s:.3f} [{lo:.3f}, {hi:.3f}]" for s, lo, hi in zip(r["pooled"], r["pooled_low"], r["pooled_high"])
             )
             per = " ".join(f"{x:.3f}" for x in r["mae_theme"])
-            print(f"{method:7} {r['mae']:6.3f}  {per:24} {r['coverage']:9.3f} {r['width']:6.3f}  {pooled}")
+            cov = " ".join(f"{x:.2f}" for x in r["coverage_theme"])
+            wid = " ".join(f"{x:.2f}" for x in r["width_theme"])
+            print(f"{method:7} {r['mae']:6.3f}  {per:24} {r['coverage']:5.3f} ({cov}) {wid}  {pooled}")
     both = {m: np.mean([figures["files"][f]["methods"][m]["mae"] for f in FILES]) for m in METHODS}
     print("\nmean over both files: " + ", ".join(f"{m} MAE {v:.3f}" for m, v in both.items()))
     if args.speed:
