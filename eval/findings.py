@@ -1,8 +1,11 @@
 """The charts and the HTML page of ``summarize``: corrected theme shares as a researcher would show them.
 
-- shares over years, one line per theme with its 95% interval as a band (when a group column is a year);
+- shares over years, one line per theme with its 95% interval as a band (when a group column is a year;
+  one panel per value of the other group columns);
 - groups against themes as a heat map of the corrected share;
 - corrected against counted, side by side, per theme, with the corrected share's interval.
+
+An interval that is the whole [0, 1] (rates too uncertain, said in the table's note) is not drawn.
 
 Each chart is a function that draws a matplotlib figure: the page embeds it as PNG, ``--plot`` writes it as
 PNG or SVG. Like the report (eval/report.py), the page is one file with no script and nothing fetched.
@@ -32,6 +35,14 @@ def _label(row: pd.Series, cols: list[str]) -> str:
     return " · ".join(str(row[c]) for c in cols) if cols else "all paragraphs"
 
 
+def _bounds(d: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """low and high to draw: none where the interval is the whole range (rates too uncertain; the table says)."""
+    whole = d["note"].str.startswith("interval spans").to_numpy()
+    low, high = d["low"].to_numpy(dtype=float).copy(), d["high"].to_numpy(dtype=float).copy()
+    low[whole], high[whole] = np.nan, np.nan
+    return low, high
+
+
 def _year_column(table: pd.DataFrame, by: list[str]) -> str | None:
     for c in by:
         if c == "year" or "year" in c.lower():
@@ -56,7 +67,8 @@ def trend_figure(table: pd.DataFrame, by: list[str], themes: list[str], year: st
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.0 * rows), squeeze=False, sharey=True)
+        width = 4.4 * cols if len(panels) > 1 else 7.5
+        fig, axes = plt.subplots(rows, cols, figsize=(width, 3.2 * rows), squeeze=False, sharey=True)
         for ax in axes.flat[len(panels) :]:
             ax.set_visible(False)
         for ax, (key, part) in zip(axes.flat, panels):
@@ -65,7 +77,8 @@ def trend_figure(table: pd.DataFrame, by: list[str], themes: list[str], year: st
                 d = d[d["paragraphs"] > 0]
                 c = colors(t)
                 ax.plot(d["_x"], d["share"], "-o", color=c, ms=3, lw=1.6, label=t)
-                ax.fill_between(d["_x"], d["low"].astype(float), d["high"].astype(float), color=c, alpha=0.18, lw=0)
+                low, high = _bounds(d)
+                ax.fill_between(d["_x"], low, high, color=c, alpha=0.18, lw=0)
             ax.set_title(" · ".join(map(str, key if isinstance(key, tuple) else (key,))) or "all paragraphs")
             ax.set_ylim(0, None)
             ax.set_xlabel(year)
@@ -113,7 +126,8 @@ def corrected_figure(table: pd.DataFrame, by: list[str], themes: list[str]):
             c = colors(t)
             ax.barh(y + 0.2, d["counted"], height=0.38, color=c, alpha=0.35, label="counted")
             share = d["share"].to_numpy(dtype=float)
-            err = np.vstack([share - d["low"].to_numpy(dtype=float), d["high"].to_numpy(dtype=float) - share])
+            low, high = _bounds(d)
+            err = np.vstack([share - low, high - share])
             ax.barh(y - 0.2, share, height=0.38, color=c, label="corrected")
             ax.errorbar(share, y - 0.2, xerr=np.nan_to_num(np.clip(err, 0, None)), fmt="none", ecolor="#333", lw=0.8)
             ax.set_yticks(y, names)
