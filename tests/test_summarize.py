@@ -98,9 +98,6 @@ def test_shares_match_hand_computed_acc(model, tmp_path, capsys):
         assert row["counted"] == pytest.approx(counted, abs=1e-4)
         assert row["share"] == pytest.approx(share, abs=1e-4)
         assert row["low"] <= row["share"] <= row["high"] and 0 <= row["low"] and row["high"] <= 1
-    # the interval carries the rates' uncertainty: wider than the group's binomial error alone
-    a = t.loc[("a", "innovation")]
-    assert a["high"] - a["low"] > 2 * 1.96 * np.sqrt(0.25 / 20) / 0.7 * 0.9
     # a theme never predicted still has an interval above 0 (the model may miss some)
     assert t.loc[("b", "upgrading")]["high"] > 0
 
@@ -116,6 +113,24 @@ def test_whole_file_without_by_and_counting_method(model, tmp_path):
     assert run("summarize", src, "--out", out, "--method", "cc") == 0
     t = pd.read_csv(out).set_index("theme")
     assert (t["share"] == t["counted"]).all() and (t["method"] == "cc").all()
+
+
+def test_intervals_carry_both_the_rates_and_the_groups_uncertainty():
+    gold = np.array([bits(10, 20)]).T
+    decided = np.array([bits(8, 10) + bits(1, 10)]).T
+    few = Rates(["t"], gold, decided, decided * 0.9)
+    many = Rates(["t"], np.tile(gold, (100, 1)), np.tile(decided, (100, 1)), np.tile(decided * 0.9, (100, 1)))
+
+    def width(rates, n):
+        on = np.array([[i < n // 2] for i in range(n)])
+        s = estimate(np.zeros(n, dtype=np.int64), 1, on, on * 0.9, rates, "acc", n_boot=2000)
+        assert s.share[0, 0] == pytest.approx((0.5 - 0.1) / 0.7)
+        return s.high[0, 0] - s.low[0, 0]
+
+    # the same group: 20 dev paragraphs leave a wider interval than 2,000 with the same rates
+    assert width(few, 10_000) > 3 * width(many, 10_000)
+    # the same rates: a group of 40 paragraphs has a wider interval than one of 10,000
+    assert width(many, 40) > 3 * width(many, 10_000)
 
 
 def test_pacc_uses_mean_scores():
