@@ -6,6 +6,7 @@ a tiny model, labels with it, and summarizes with the rates the run stored.
 """
 
 import json
+import os
 import re
 
 import numpy as np
@@ -272,8 +273,12 @@ def test_html_page_and_plots(page, tmp_path):
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg
 
 
-@pytest.mark.skipif(BROWSER is None, reason="no Chromium (make browser installs it)")
+@pytest.mark.skipif(
+    BROWSER is None and not os.environ.get("POLICYTHEME_REQUIRE_OPTIONAL"),
+    reason="no Chromium (make browser installs it)",
+)
 def test_html_renders_its_charts_in_chromium(page, tmp_path):
+    assert BROWSER, "POLICYTHEME_REQUIRE_OPTIONAL is set but no Chromium is installed"
     probe = tmp_path / "probe.html"
     script = (
         "<script>addEventListener('load', () => document.body.setAttribute('data-images', JSON.stringify("
