@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policytheme.eval.quantify import QUANTIFICATION
 from policytheme.models.folders import RunFolder, read_json
 
 INTENDED_USE = (
@@ -61,6 +62,27 @@ def _metrics_section(name: str, m: dict) -> list[str]:
     return out + [""]
 
 
+def _rates_section(path: Path) -> list[str]:
+    """The dev split's error rates per theme, which `policytheme summarize` corrects counted shares with."""
+    if not path.is_file():
+        return []
+    q = read_json(path)
+    out = [
+        "## Error rates for theme shares",
+        "",
+        f"Measured on the dev split ({q['paragraphs']:,} paragraphs; the thresholds were tuned there too) and "
+        f"stored in `{QUANTIFICATION}`: `policytheme summarize` corrects counted theme shares with them "
+        "(adjusted classify-and-count) and carries their uncertainty into its intervals.",
+        "",
+        "| theme | positives | true-positive rate | false-positive rate | mean score, positives | negatives |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t, v in q["themes"].items():
+        cells = [t, str(v["positives"])] + [_f(v[k]) for k in ("tpr", "fpr", "score_pos", "score_neg")]
+        out.append("| " + " | ".join(cells) + " |")
+    return out + [""]
+
+
 def model_card(run: str | Path, title: str | None = None) -> str:
     """The Markdown model card of a run folder."""
     folder = RunFolder.open(run)
@@ -96,5 +118,6 @@ def model_card(run: str | Path, title: str | None = None) -> str:
         name = Path(d.get("path", path.stem)).stem + (f", {d['split']} split" if d.get("split") else "")
         name += f", {d['slice']}" if d.get("slice") else ""
         lines += _metrics_section(name, m)
+    lines += _rates_section(folder.path / QUANTIFICATION)
     lines += ["## Limits", ""] + [f"- {x}" for x in LIMITS] + [""]
     return "\n".join(lines)

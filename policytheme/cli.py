@@ -1,6 +1,7 @@
 """``policytheme``: one command, one subcommand per pipeline stage, each a thin layer over a function.
 
     policytheme label    INPUT... --out FILE.{jsonl,csv,parquet} [--model RUN_OR_NAME] [--evidence] [--engine ray]
+    policytheme summarize LABELED... --out shares.{csv,jsonl,parquet,html} [--by year,genre] [--meta docs.csv]
     policytheme models   [--build-default | --install RUN --name NAME]
     policytheme annotate INPUT... --out my-labels.jsonl [--model RUN_OR_NAME] [--codebook FILE]
     policytheme train    --model tfidf-logreg --out runs/logreg [--data FILE...] [--codebook FILE]
@@ -251,6 +252,24 @@ def cmd_label(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from policytheme.eval.summarize import summarize
+    from policytheme.installed import resolve
+
+    result = summarize(
+        args.labeled,
+        args.out,
+        by=_langs(args.by or ""),
+        meta=args.meta,
+        plot=args.plot,
+        model=resolve(args.model, progress=False) if args.model else None,
+        method=args.method,
+        n_boot=args.n_boot,
+    )
+    print(result)
+    return 0
+
+
 def cmd_annotate(args: argparse.Namespace) -> int:
     import time
 
@@ -452,6 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="ray: model replicas (default: one per GPU, else CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("summarize", help="theme shares per document, year or group, corrected for the model's errors")
+    p.add_argument("labeled", nargs="+", help="output(s) of `policytheme label` (.jsonl, .csv, .parquet)")
+    p.add_argument("--out", required=True, help="one row per group and theme: .csv, .jsonl, .parquet or .html")
+    p.add_argument("--by", help="group columns, comma-separated: doc_id, year, any column of the file or of --meta")
+    p.add_argument("--meta", metavar="FILE.csv", help="document metadata joined on doc_id (e.g. year,province)")
+    p.add_argument("--plot", metavar="FILE.png|svg", help="also write each chart as FILE-<chart>.png or .svg")
+    p.add_argument("--model", help="the model that labeled the files (default: the one their manifest names)")
+    p.add_argument(
+        "--method", choices=["acc", "pacc", "cc"], default="acc", help="acc (default), pacc, or cc: counted only"
+    )
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for the intervals")
+    p.set_defaults(func=cmd_summarize)
 
     p = sub.add_parser("annotate", help="label your own paragraphs on a local page, the model choosing which")
     p.add_argument("inputs", nargs="+", help="files, folders or globs of documents, as for `label`")

@@ -12,7 +12,8 @@ from policytheme.data.records import label_ids, to_matrix
 from policytheme.eval.card import model_card
 from policytheme.eval.evaluate import default_predictions, evaluate_model, write_evaluation
 from policytheme.eval.leaderboard import KEYWORDS
-from policytheme.models.folders import write_file
+from policytheme.eval.quantify import QUANTIFICATION, Rates
+from policytheme.models.folders import write_file, write_json
 from policytheme.train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
 
 
@@ -45,6 +46,10 @@ def train_and_score(
                 write_evaluation(m, rows, path, default_predictions(path))
                 if not suffix:
                     scored.append((Path(source.path).name, m))
+        rates = dev_rates(result)
+        if rates is not None:  # what `summarize` corrects counted theme shares with
+            write_json(staging / QUANTIFICATION, rates.to_json())
+            write_json(staging / "model" / QUANTIFICATION, rates.to_json())
         card = model_card(staging, title=Path(config.out).name)
         write_file(staging / "MODEL_CARD.md", card)
         write_file(staging / "model" / "MODEL_CARD.md", card)  # a model folder travels alone, with its card
@@ -52,6 +57,18 @@ def train_and_score(
         barrier()
     shutil.rmtree(work, ignore_errors=True)
     return result, scored
+
+
+def dev_rates(result: TrainResult) -> Rates | None:
+    """The model's decisions and scores on its dev split beside the gold labels (None without a dev split):
+    the true- and false-positive rates that correct counted shares."""
+    dev = result.parts["dev"]
+    if not dev:
+        return None
+    labels = result.model.labels
+    texts = [ex.text for ex in dev]
+    scores = result.model.predict_proba(texts)
+    return Rates(labels, to_matrix(dev, labels).astype(bool), result.model.decide(scores, texts).astype(bool), scores)
 
 
 def test_slices(test: list) -> list[tuple[list, dict, str]]:

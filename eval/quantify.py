@@ -1,0 +1,201 @@
+"""Theme shares corrected for the model's errors (quantification): pure functions of arrays.
+
+A share counted from a model's labels is biased: a theme the model over-calls is overstated, a theme it
+misses understated. Adjusted classify-and-count (ACC) inverts what the model is known to do on its dev split,
+
+    counted = tpr * share + fpr * (1 - share)   =>   share = (counted - fpr) / (tpr - fpr)
+
+and probabilistic ACC (PACC) does the same with mean scores instead of decisions. The rates come from the
+dev split at training time (:func:`dev_rates`, stored in the run as ``quantification.json``). Intervals are
+percentile intervals of replicates that redraw both the dev paragraphs (a bootstrap: the rates' uncertainty)
+and the group's counted share (its sampling error: the Jeffreys posterior of k labeled of n, which unlike a
+bootstrap of the group's paragraphs does not collapse to 0 when no paragraph was labeled; for PACC a normal
+draw of the mean score); every replicate is clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+METHODS = ("acc", "pacc", "cc")
+DEFAULT_METHOD = "acc"  # chosen by eval/benchmarks/quantification.py (README: "Theme shares")
+MIN_PARAGRAPHS = 10  # fewer: a share, but no interval (it would span most of [0, 1])
+MIN_SEPARATION = 0.1  # tpr - fpr (or the score gap) below this: the model cannot tell the theme apart
+N_BOOT = 1000
+QUANTIFICATION = "quantification.json"  # in the run folder and its model folder
+BLOCK = 512
+
+
+@dataclass
+class Rates:
+    """What the model does on its dev split: per dev paragraph and theme, the gold label, the decision and
+    the score (n_dev x themes)."""
+
+    themes: list[str]
+    gold: np.ndarray  # bool
+    decided: np.ndarray  # bool
+    scores: np.ndarray  # float
+
+    def to_json(self) -> dict:
+        out = {"version": 1, "split": "dev", "paragraphs": int(len(self.gold)), "themes": {}}
+        for j, t in enumerate(self.themes):
+            g, d, s = self.gold[:, j], self.decided[:, j], self.scores[:, j]
+            out["themes"][t] = {
+                **summary(g, d, s),
+                "gold": "".join("1" if x else "0" for x in g),
+                "decided": "".join("1" if x else "0" for x in d),
+                "scores": [round(float(x), 4) for x in s],
+            }
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict, where: str = "quantification.json") -> Rates:
+        try:
+            themes = list(obj["themes"])
+            cols = [obj["themes"][t] for t in themes]
+            gold = np.array([[c == "1" for c in x["gold"]] for x in cols], dtype=bool).T
+            decided = np.array([[c == "1" for c in x["decided"]] for x in cols], dtype=bool).T
+            scores = np.array([x["scores"] for x in cols], dtype=np.float64).T
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{where}: not a dev-split rates file ({type(e).__name__}: {e})") from None
+        if not (gold.shape == decided.shape == scores.shape):
+            raise ValueError(f"{where}: gold, decided and scores differ in length")
+        return cls(themes, gold, decided, scores)
+
+    def select(self, themes: list[str]) -> Rates:
+        idx = [self.themes.index(t) for t in themes]
+        return Rates(list(themes), self.gold[:, idx], self.decided[:, idx], self.scores[:, idx])
+
+
+def summary(gold: np.ndarray, decided: np.ndarray, scores: np.ndarray) -> dict:
+    """tpr, fpr and the mean scores of positives and negatives of one theme (None where undefined)."""
+    pos, neg = gold.astype(bool), ~gold.astype(bool)
+
+    def mean(x, m):
+        return round(float(x[m].mean()), 4) if m.any() else None
+
+    return {
+        "positives": int(pos.sum()),
+        "negatives": int(neg.sum()),
+        "tpr": mean(decided.astype(float), pos),
+        "fpr": mean(decided.astype(float), neg),
+        "score_pos": mean(scores, pos),
+        "score_neg": mean(scores, neg),
+    }
+
+
+def _rate_pairs(rates: Rates, method: str, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(value on positives, value on negatives) per theme: (tpr, fpr) for ACC, mean scores for PACC. With
+    ``idx`` (replicates x n_dev) per replicate: arrays of replicates x themes."""
+    x = rates.decided.astype(np.float64) if method == "acc" else rates.scores.astype(np.float64)
+    g = rates.gold.astype(np.float64)
+    if idx is None:
+        gs, xs = g, x
+        pos, neg = (gs * xs).sum(0), ((1 - gs) * xs).sum(0)
+        npos, nneg = gs.sum(0), (1 - gs).sum(0)
+    else:
+        # sums over each replicate's draw without materialising replicates x n_dev x themes
+        b, m = idx.shape[0], len(g)
+        counts = np.bincount((np.arange(b)[:, None] * m + idx).ravel(), minlength=b * m).reshape(b, m).astype(float)
+        pos, neg = counts @ (g * x), counts @ ((1 - g) * x)
+        npos, nneg = counts @ g, counts @ (1 - g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pos / npos, neg / nneg
+
+
+def adjust(observed: np.ndarray, on_pos: np.ndarray, on_neg: np.ndarray) -> np.ndarray:
+    """The share that explains ``observed`` given the model's behaviour on positives and negatives, clipped
+    to [0, 1]; NaN where the two cannot be told apart."""
+    gap = on_pos - on_neg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(gap >= MIN_SEPARATION, (observed - on_neg) / gap, np.nan)
+    return np.clip(share, 0.0, 1.0)
+
+
+@dataclass
+class Shares:
+    """Per group and theme (groups x themes): paragraphs, counted share, corrected share and interval."""
+
+    paragraphs: np.ndarray  # groups
+    counted: np.ndarray
+    share: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    note: list[list[str]]
+
+
+def estimate(
+    groups: np.ndarray,
+    n_groups: int,
+    decided: np.ndarray,
+    scores: np.ndarray,
+    rates: Rates | None,
+    method: str = DEFAULT_METHOD,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Shares:
+    """Corrected theme shares of ``n_groups`` groups of paragraphs.
+
+    ``groups``: the group index (0..n_groups-1) of each paragraph; ``decided``/``scores``: paragraphs x
+    themes, from the labeled file; ``rates``: the model's dev split (themes in the same order). ``cc``
+    (raw counting) needs no rates; its interval is the group's sampling error alone.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (use {', '.join(METHODS)})")
+    n_themes = decided.shape[1]
+    n = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    count = np.stack([np.bincount(groups, decided[:, j], minlength=n_groups) for j in range(n_themes)], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        counted = count / n[:, None]
+        if method == "pacc":
+            s = scores.astype(np.float64)
+            total = np.stack([np.bincount(groups, s[:, j], minlength=n_groups) for j in range(n_themes)], 1)
+            squares = np.stack([np.bincount(groups, s[:, j] ** 2, minlength=n_groups) for j in range(n_themes)], 1)
+            observed = total / n[:, None]
+            sd = np.sqrt(np.maximum(squares / n[:, None] - observed**2, 0.0))
+        else:
+            observed = counted
+    rng = np.random.default_rng(seed)
+    if method == "cc":
+        share = counted.copy()
+    else:
+        on_pos, on_neg = _rate_pairs(rates, method)
+        share = adjust(observed, on_pos, on_neg)
+        idx = rng.integers(0, len(rates.gold), size=(n_boot, len(rates.gold)))
+        b_pos, b_neg = _rate_pairs(rates, method, idx)  # n_boot x themes
+    low, high = np.full_like(share, np.nan), np.full_like(share, np.nan)
+    bad = np.zeros(share.shape, dtype=bool)
+    alpha = (1 - level) / 2
+    for start in range(0, n_groups, BLOCK):  # bounded memory: BLOCK groups x themes x n_boot at a time
+        sl = slice(start, min(start + BLOCK, n_groups))
+        size = np.maximum(n[sl], 1)[:, None, None]
+        if method == "pacc":
+            se = sd[sl] / np.sqrt(size[:, :, 0])
+            obs = observed[sl, :, None] + se[:, :, None] * rng.standard_normal((*share[sl].shape, n_boot))
+        else:
+            # the group's counted share drawn from its Jeffreys posterior: a bootstrap of 0 of n would be 0 always
+            c = np.nan_to_num(counted[sl])[:, :, None] * size
+            obs = rng.beta(c + 0.5, size - c + 0.5, (*share[sl].shape, n_boot))
+        reps = obs if method == "cc" else adjust(obs, b_pos.T[None], b_neg.T[None])
+        missing = np.isnan(reps)
+        bad[sl] = missing.mean(axis=2) > alpha  # the rates' own uncertainty reaches "cannot tell apart"
+        low[sl] = np.quantile(np.where(missing, 0.0, reps), alpha, axis=2)
+        high[sl] = np.quantile(np.where(missing, 1.0, reps), 1 - alpha, axis=2)
+    note = [["" for _ in range(n_themes)] for _ in range(n_groups)]
+    for g in range(n_groups):
+        for j in range(n_themes):
+            if n[g] == 0:
+                note[g][j] = "no paragraphs"
+            elif np.isnan(share[g, j]):
+                note[g][j] = "the model cannot tell this theme apart on its dev split"
+            elif n[g] < MIN_PARAGRAPHS:
+                note[g][j] = f"too few paragraphs for an interval ({int(n[g])} < {MIN_PARAGRAPHS})"
+            elif bad[g, j]:
+                note[g][j] = "interval spans the whole range: the dev split's rates are too uncertain"
+    empty = np.array([[bool(x) and not x.startswith("interval") for x in row] for row in note], dtype=bool)
+    low, high = np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+    share = np.where(n[:, None] == 0, np.nan, share)
+    return Shares(n.astype(np.int64), counted, share, low, high, note)
