@@ -457,7 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="the model that suggests and chooses (default: the default model)")
     p.add_argument("--codebook", metavar="FILE", help="your own themes (the schema of data/labels.json)")
     p.add_argument("--retrain-every", type=int, default=25, help="retrain after this many answers (0: on request)")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    p.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: the labels file's own, the same on each restart, if free)"
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open the browser")
     p.set_defaults(func=cmd_annotate)
 
