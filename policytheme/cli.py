@@ -90,7 +90,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     names = {f.name for f in fields(PretrainConfig)}
     config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         record = pretrain(config, staging)
     print(
         f"pretrained {'from ' + args.from_ if args.from_ else 'from scratch'} on {record['paragraphs']} "
@@ -111,7 +111,7 @@ def cmd_import_encoder(args: argparse.Namespace) -> int:
         texts = list(corpus_paragraphs(args.keep_vocab_of, min_chars=1))
         if not texts:
             raise DataError([f"{' '.join(args.keep_vocab_of)}: no paragraphs to keep the vocabulary of"])
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         record = import_e5(args.source, staging, args.dtype, texts, args.keep_vocab_of)
     cut = record["vocab_cut"]
     vocab = f"{cut['tokens']:,} of {cut['of']:,} tokens" if cut else f"{record['tokenizer_pieces']:,} tokens"
@@ -186,7 +186,7 @@ def cmd_learning_curve(args: argparse.Namespace) -> int:
     from policytheme.train.run import staged
 
     config = _curve_config(args)
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         result = learning_curve(config, point_scores, fractions=args.fractions, seeds=args.seeds)
         write_json(staging / "curve.json", result)
         write_json(staging / "config.json", {**vars(config), "fractions": args.fractions, "seeds": args.seeds})
@@ -206,7 +206,7 @@ def cmd_cross_validate(args: argparse.Namespace) -> int:
     from policytheme.train.run import staged
 
     config = _curve_config(args)
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         result = cross_validate(config, point_scores, folds=args.folds, include_test=args.include_test)
         write_json(staging / "cv.json", result)
         write_json(staging / "config.json", {**vars(config), "folds": args.folds, "include_test": args.include_test})
@@ -309,6 +309,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """Every path a command reads (``--overwrite`` never removes a folder that holds one)."""
+    paths = []
+    for name in ("data", "corpus", "keep_vocab_of", "source", "from_", "codebook", "backbone"):
+        value = getattr(args, name, None)
+        paths += [value] if isinstance(value, str) else list(value or [])
+    return [p for p in paths if isinstance(p, str) and os.path.exists(p)]
 
 
 def _barrier() -> None:

@@ -25,7 +25,7 @@ def train_and_score(
     work = work_dir_for(config.out)
     if not config.resume and (work / "checkpoints").exists():
         shutil.rmtree(work / "checkpoints")
-    with staged(config.out, overwrite=overwrite or config.resume) as staging:
+    with staged(config.out, overwrite=overwrite or config.resume, inputs=[*config.data, config.codebook]) as staging:
         result = train(config, staging, work, progress=progress)
         cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
         scored = []

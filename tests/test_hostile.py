@@ -145,7 +145,45 @@ CASES = {
         ],
         "b.jsonl:1: invalid JSON",
     ),
+    "a symbolic link at the output's lock": (
+        lambda t, m: ["label", "--model", m, _docs(t / "d"), "--out", _planted_lock(t, "o.jsonl")],
+        "is a symbolic link",
+    ),
+    "a symbolic link at a run folder's lock": (
+        lambda t, m: [
+            "train",
+            "--model",
+            "tfidf-nb",
+            "--data",
+            _tiny(t),
+            "--out",
+            _planted_lock(t, "r"),
+            "--n-boot",
+            "5",
+        ],
+        "is a symbolic link",
+    ),
+    "train --overwrite of the folder holding its data": (
+        lambda t, m: [
+            "train",
+            "--model",
+            "tfidf-nb",
+            "--data",
+            _tiny(_dir(t / "r")),
+            "--out",
+            t / "r",
+            "--overwrite",
+        ],
+        "an input of this command",
+    ),
 }
+
+
+def _planted_lock(t: Path, name: str) -> Path:
+    """A symbolic link where the lock of ``name`` goes, to a file that must not change."""
+    (t / "victim.txt").write_text("precious\n")
+    (t / f".{name}.lock").symlink_to(t / "victim.txt")
+    return t / name
 
 
 def _dir(p: Path) -> Path:
@@ -196,7 +234,7 @@ def test_bad_input_gives_one_line_exit_2_and_leaves_nothing(case, model, tmp_pat
     assert {k: v for k, v in after.items() if k in before} == before  # nothing that was there changed
     new = set(after) - set(before)
     assert not new, f"left behind: {sorted(new)}"
-    assert not [p for pat in LEFTOVERS for p in tmp_path.rglob(pat)]
+    assert not [p for pat in LEFTOVERS for p in tmp_path.rglob(pat) if str(p.relative_to(tmp_path)) not in before]
 
 
 def test_disk_full_while_labeling_is_one_line_and_keeps_the_old_output(model, tmp_path, capsys, monkeypatch):
@@ -336,3 +374,55 @@ def test_training_data_with_one_theme_warns_that_macro_f1_covers_it_alone(tmp_pa
     )
     err = capsys.readouterr().err
     assert "price_competition, industrial_upgrading: no paragraph of the train split has it" in err
+
+
+def test_overwrite_never_removes_the_working_directory(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    data = _tiny(work)
+    monkeypatch.chdir(work)
+    argv = ["train", "--model", "tfidf-nb", "--data", str(data), "--n-boot", "5", "--overwrite", "--out"]
+    for out in (".", str(tmp_path)):
+        assert main([*argv, out]) == 2
+        assert "working directory" in capsys.readouterr().err
+    assert sorted(p.name for p in work.iterdir()) == ["tiny.jsonl"]  # no staging folder left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+def test_a_second_train_into_one_out_is_refused(tmp_path, capsys):
+    from policytheme.models.folders import folder_lock
+
+    out = tmp_path / "r"
+    argv = ["train", "--model", "tfidf-nb", "--data", str(_tiny(tmp_path)), "--out", str(out), "--n-boot", "5"]
+    with folder_lock(out):  # another train is writing it
+        assert main(argv) == 2
+    assert f"another run is writing it (pid {os.getpid()})" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(argv) == 0 and main(argv) == 2  # then: done; and a third is refused (no --overwrite)
+
+
+def test_compare_reads_predictions_only_inside_each_run_folder(model, tmp_path, capsys):
+    outside = _file(tmp_path / "secret.jsonl", b'{"id": "SECRET-ID", "labels": [], "predicted": [], "lang": "zh"}\n')
+    runs = []
+    for name, rel in (("a", "../secret.jsonl"), ("b", str(outside))):
+        run = _copy_model(model, tmp_path / name)
+        m = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**m, "run": name, "predictions": rel}))
+        runs.append(str(run))
+    assert main(["compare", *runs, "--out", str(tmp_path / "c.md")]) == 0
+    text = (tmp_path / "c.md").read_text() + capsys.readouterr().out
+    assert "SECRET-ID" not in text and "Not tested" in text
+
+
+def test_csv_output_neutralises_formulas(model, tmp_path):
+    import csv
+
+    d = tmp_path / "d"
+    d.mkdir()
+    texts = ['=HYPERLINK("http://evil.example","价格战")', "+1 研发投入", "-2 研发", "@SUM(A1)", "加大研发投入。"]
+    (d / "=doc.txt").write_text("\n\n".join(texts), encoding="utf-8")
+    out = tmp_path / "o.csv"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["text"] for r in rows] == ["'" + t for t in texts[:4]] + [texts[4]]
+    assert all(not r[k].startswith(("=", "+", "-", "@")) for r in rows for k in ("doc_id", "source", "text"))
