@@ -197,9 +197,20 @@ class ModelCard:
             raise FolderError(f"{directory}: not a saved policytheme model (no {MODEL_CARD})")
         obj = read_json(path)
         _check(path, obj, {"kind": str, "labels": list, "thresholds": dict})
-        missing = [lab for lab in obj["labels"] if not isinstance(obj["thresholds"].get(lab), (int, float))]
+        for key in ("params", "provenance"):
+            if key in obj and not isinstance(obj[key], dict):
+                raise FolderError(f"{path}: {key!r} has the wrong type ({type(obj[key]).__name__})")
+        labels = obj["labels"]
+        if not labels or not all(isinstance(lab, str) for lab in labels) or len(set(labels)) != len(labels):
+            raise FolderError(f"{path}: 'labels' must be a list of distinct theme ids")
+        missing = [lab for lab in labels if not isinstance(obj["thresholds"].get(lab), (int, float))]
         if missing:
             raise FolderError(f"{path}: no threshold for {', '.join(map(str, missing))}")
+        bad = [
+            lab for lab in labels if isinstance(obj["thresholds"][lab], bool) or not 0 <= obj["thresholds"][lab] <= 1
+        ]
+        if bad:  # a boolean, NaN or a number outside [0, 1] is no threshold of a probability
+            raise FolderError(f"{path}: the threshold of {', '.join(bad)} must be a number from 0 to 1")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in known})
 

@@ -63,6 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         codebook=args.codebook,
     )
+    _check_model_params(config)
     if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
         train(config, None, work_dir_for(args.out), progress=False)
         _barrier()
@@ -311,6 +312,35 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_model_params(config) -> None:
+    """The model's parameters checked before any folder is made (a bad one leaves nothing behind)."""
+    from policytheme.data.records import label_ids
+    from policytheme.models import make_model
+
+    if "seed" in config.params:
+        raise DataError(["--param seed: use --seed (it seeds the split and the model)"])
+    make_model(config.model, label_ids(config.codebook), seed=config.seed, **config.params)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Seeds, fractions and resample counts in range (DataError, one line each); NaN is never in range."""
+    problems = []
+    for seed in [getattr(args, "seed", None), *(getattr(args, "seeds", None) or [])]:
+        if isinstance(seed, int) and not 0 <= seed < 2**32:
+            problems.append(f"--seed {seed}: must be an integer from 0 to {2**32 - 1}")
+    fractions = [(f, getattr(args, f, None)) for f in ("dev_fraction", "test_fraction")]
+    for name, v in fractions:
+        if v is not None and not 0 <= v < 1:
+            problems.append(f"--{name.replace('_', '-')} {v}: must be at least 0 and below 1")
+    if all(v is not None and 0 <= v < 1 for _, v in fractions) and sum(v for _, v in fractions) >= 1:
+        problems.append("--dev-fraction and --test-fraction: together they must be below 1 (the rest trains)")
+    n_boot = getattr(args, "n_boot", None)
+    if n_boot is not None and n_boot < 1:
+        problems.append(f"--n-boot {n_boot}: must be at least 1")
+    if problems:
+        raise DataError(problems)
+
+
 def _inputs(args: argparse.Namespace) -> list[str]:
     """Every path a command reads (``--overwrite`` never removes a folder that holds one)."""
     paths = []
@@ -533,6 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        _check_numbers(args)
         return args.func(args)
     except DataError as e:
         return _fail(str(e).splitlines())
