@@ -265,21 +265,13 @@ def _table_records(path: Path) -> Iterator[tuple[str, int, dict | str]]:
                 except json.JSONDecodeError as e:
                     yield where, lineno, f"invalid JSON: {e.msg}"
                     continue
+                except RecursionError:
+                    yield where, lineno, "JSON nested too deeply"
+                    continue
                 yield where, lineno, rec if isinstance(rec, dict) else "expected a JSON object"
         return
     if suffix == ".csv":
-        import pandas as pd
-
-        try:
-            reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=2048)
-            row = 0
-            for chunk in reader:
-                _require_text(path, chunk.columns)
-                for rec in chunk.to_dict(orient="records"):
-                    row += 1
-                    yield f"{path}:{row + 1}", row, rec
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-            raise DataError([f"{path}: cannot read CSV ({str(e).splitlines()[0]})"]) from None
+        yield from _csv_records(path)
         return
     import pyarrow.parquet as pq
 
@@ -293,6 +285,50 @@ def _table_records(path: Path) -> Iterator[tuple[str, int, dict | str]]:
         for rec in batch.to_pylist():
             row += 1
             yield f"{path}:row {row}", row, rec
+
+
+def _csv_records(path: Path) -> Iterator[tuple[str, int, dict | str]]:
+    """CSV rows one at a time: a row with invalid UTF-8, more fields than the header or a field over the
+    size limit is a reason string, and the rows after it follow (a short row is padded with empty fields)."""
+    import csv
+
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_TEXT_CHARS + 1))
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f)
+        header = None
+        row = 0
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                if header is None:
+                    raise DataError([f"{path}: cannot read CSV ({e})"]) from None
+                row += 1
+                yield f"{path}:{reader.line_num}", row, f"cannot read this row ({e})"
+                continue
+            if header is None:
+                header = fields
+                _require_text(path, header)
+                if any(_BAD_BYTES.search(c) for c in header):
+                    raise DataError([f"{path}:1: invalid UTF-8 in the header"])
+                continue
+            if not fields:
+                continue
+            row += 1
+            where = f"{path}:{reader.line_num}"
+            if any(_BAD_BYTES.search(c) for c in fields):
+                yield where, row, "invalid UTF-8"
+            elif len(fields) > len(header):
+                yield where, row, f"{len(fields)} fields, the header has {len(header)}"
+            else:
+                yield where, row, dict(zip(header, fields + [""] * (len(header) - len(fields))))
+    if header is None:
+        raise DataError([f"{path}: cannot read CSV (the file is empty)"])
+
+
+_BAD_BYTES = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (decoded with surrogateescape)
 
 
 def _require_text(path: Path, columns) -> None:

@@ -10,6 +10,7 @@ The Markdown is for terminals; ``--out report.html`` writes the full report (see
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def collect(paths: list[str | Path]) -> Collection:
             continue
         if not isinstance(m, dict) or "macro_f1" not in m or "per_label" not in m:
             raise DataError([f"{f}: not a policytheme metrics file (no macro_f1/per_label)"])
+        _check_metrics(f, m)
         m.setdefault("run", f.parent.name)
         m["_file"] = str(f)
         out.metrics.append(m)
@@ -83,6 +85,24 @@ def same_data(a: dict, b: dict) -> bool:
     return da.get("paragraphs") == db.get("paragraphs")
 
 
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_metrics(f: Path, m: dict) -> None:
+    """DataError naming the field, for a metrics file whose figures are not numbers where they must be."""
+    if not _number(m["macro_f1"]):
+        raise DataError([f"{f}: 'macro_f1' must be a number, got {type(m['macro_f1']).__name__}"])
+    per = m["per_label"]
+    if not isinstance(per, dict) or not all(isinstance(v, dict) and _number(v.get("f1")) for v in per.values()):
+        raise DataError([f"{f}: 'per_label' must map each theme to its figures (an 'f1' number each)"])
+    if "run" in m and not isinstance(m["run"], str):
+        raise DataError([f"{f}: 'run' must be a string"])
+    for key in ("data", "per_language", "ci"):
+        if key in m and not isinstance(m[key], dict):
+            raise DataError([f"{f}: {key!r} must be a JSON object"])
+
+
 def group_by_data(metrics: list[dict]) -> dict[str, list[dict]]:
     """Metrics per data set; DataError when runs on one data set were scored on different paragraphs."""
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -92,7 +112,12 @@ def group_by_data(metrics: list[dict]) -> dict[str, list[dict]]:
     for name, rows in groups.items():
         first = rows[0]
         for m in rows[1:]:
-            if not same_data(first, m):
+            if set(m["per_label"]) != set(first["per_label"]):
+                problems.append(
+                    f"{first['_file']} and {m['_file']}: both on {name!r} but with different themes "
+                    f"({', '.join(sorted(first['per_label']))} vs {', '.join(sorted(m['per_label']))})"
+                )
+            elif not same_data(first, m):
                 problems.append(
                     f"{first['_file']} and {m['_file']}: both on {name!r} but scored on different data "
                     f"({_describe(first)} vs {_describe(m)}); evaluate both on the same file, "

@@ -44,12 +44,15 @@ class Board:
 
 
 def predictions_path(m: dict) -> Path | None:
-    """Where the predictions of a metrics file are, if it says and they exist."""
+    """Where the predictions of a metrics file are, if it says, they exist and lie inside its folder."""
     rel = m.get("predictions")
     if not rel or "_file" not in m:
         return None
-    path = Path(m["_file"]).parent / rel
-    return path if path.is_file() else None
+    if not isinstance(rel, str):
+        return None
+    folder = Path(m["_file"]).parent.resolve()
+    path = (folder / rel).resolve()  # only a file inside the run's own folder: no ../, no absolute path, no link out
+    return path if folder in path.parents and path.is_file() else None
 
 
 def _read_predictions(path: Path) -> list[dict]:

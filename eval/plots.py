@@ -30,6 +30,7 @@ STYLE = {
     "grid.alpha": 0.3,
     "legend.fontsize": 8,
     "legend.frameon": False,
+    "text.parse_math": False,  # a run or theme name with $...$ is text, never mathtext to parse (and fail on)
 }
 
 

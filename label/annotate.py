@@ -14,9 +14,12 @@ function the caller gives, which also reports the gain on the user's held-out la
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import threading
 import webbrowser
 from collections.abc import Callable
@@ -34,6 +37,16 @@ from policytheme.models.folders import write_file
 
 PAGE = Path(__file__).with_name("annotate.html")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+MAX_BODY = 64 * 1024  # an answer is an id and a few theme ids; anything larger is refused unread
+TOKEN_HEADER = "X-Policytheme-Token"
+
+
+class Refused(Exception):
+    """A request the server answers with ``status`` and a one-line reason (never a traceback)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
 
 
 @dataclass
@@ -67,6 +80,7 @@ class Session:
         self.codebook, self.themes = codebook, [t["id"] for t in codebook]
         self.retrain_fn, self.retrain_every = retrain, retrain_every
         self.problems: list[str] = []
+        self.token = secrets.token_urlsafe(24)  # the page gets it; every write must carry it
         self.paragraphs = [
             Paragraph(f"{doc.doc_id}#{i}", doc.doc_id, i, text)
             for doc in iter_documents(inputs, on_error=lambda p, r: self.problems.append(r))
@@ -84,30 +98,55 @@ class Session:
 
     # --- state on disk -----------------------------------------------------------------------------------
     def _read_answers(self) -> dict[str, dict]:
-        answers = {}
-        lines = self.out.read_text(encoding="utf-8").splitlines() if self.out.is_file() else []
+        """The answers in the labels file. A last line cut short by a crash (even inside a UTF-8 character)
+        was never confirmed and is dropped; a row that is not an answer (no string ``id``, ``labels`` not a
+        list of strings) is reported on the page and kept in the file untouched."""
+        answers: dict[str, dict] = {}
+        self.foreign: list[bytes] = []  # lines of the labels file that are not answers: kept on every rewrite
+        raw = self.out.read_bytes() if self.out.is_file() else b""
+        lines = raw.split(b"\n")
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            last = lineno == len(lines)  # only a line without its newline can be torn
+            try:
+                row = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                if last:
+                    continue  # a last line cut short by a crash: that answer was never confirmed
+                raise DataError([f"{self.out}:{lineno}: invalid JSON; fix or remove the line"]) from None
+            ok = isinstance(row, dict) and isinstance(row.get("id"), str)
+            labels = row.get("labels") if ok else None
+            if not ok or not isinstance(labels, list) or not all(isinstance(t, str) for t in labels):
+                why = "not an answer (needs a string 'id' and a list 'labels'); kept"
+                self.problems.append(f"{self.out}:{lineno}: {why}")
+                self.foreign.append(line)
+                continue
+            answers[row["id"]] = row
+        if raw and not raw.endswith(b"\n"):  # drop the torn line for good
+            self._rewrite(answers)
+        return answers
+
+    def _rewrite(self, answers: dict[str, dict]) -> None:
+        rows = [json.dumps(r, ensure_ascii=False).encode("utf-8") for r in answers.values()]
+        write_file(self.out, b"".join(line + b"\n" for line in [*self.foreign, *rows]))
+
+    def _read_events(self) -> list[dict]:
+        """Skips and answers in order; a line that cannot be read is reported on the page and ignored."""
+        events = []
+        lines = self.log.read_bytes().split(b"\n") if self.log.is_file() else []
         for lineno, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                if lineno == len(lines):
-                    continue  # a last line cut short by a crash: that answer was never confirmed
-                raise DataError([f"{self.out}:{lineno}: invalid JSON; fix or remove the line"]) from None
-            answers[row["id"]] = row
-        if lines and not self.out.read_text(encoding="utf-8").endswith("\n"):  # drop the torn line for good
-            write_file(self.out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in answers.values()))
-        return answers
-
-    def _read_events(self) -> list[dict]:
-        events = []
-        if self.log.is_file():
-            for line in self.log.read_text(encoding="utf-8").splitlines():
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a torn last line
+                e = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                e = None
+            if not (isinstance(e, dict) and e.get("action") in ("answer", "skip") and isinstance(e.get("id"), str)):
+                if lineno != len(lines):  # a torn last line is no news
+                    self.problems.append(f"{self.log}:{lineno}: not a skip or an answer; ignored")
+                continue
+            events.append({"action": e["action"], "id": e["id"]})
         answered = set(self.answers)
         return [e for e in events if e["action"] == "skip" or e["id"] in answered]
 
@@ -161,10 +200,20 @@ class Session:
             "evidence": {t: evidence.get(t, []) for t in self.themes},
         }
 
+    def _known(self, pid) -> str:
+        if not isinstance(pid, str) or pid not in self.index:
+            raise DataError([f"'id' must be the id of a paragraph of this session, got {str(pid)[:80]!r}"])
+        return pid
+
     def answer(self, pid: str, labels: list[str]) -> dict:
-        unknown = [t for t in labels if t not in self.themes]
-        if pid not in self.index or unknown:
-            raise DataError([f"unknown paragraph {pid!r} or theme(s) {unknown}"])
+        self._known(pid)
+        if not isinstance(labels, list) or not all(isinstance(t, str) for t in labels):
+            raise DataError(["'labels' must be a list of theme ids"])
+        unknown = [t[:40] for t in labels if t not in self.themes]
+        if unknown:
+            raise DataError([f"unknown theme(s) {unknown}; the themes are {self.themes}"])
+        if len(set(labels)) != len(labels):
+            raise DataError(["'labels' names a theme twice"])
         p = self.paragraphs[self.index[pid]]
         row = {"id": p.id, "doc_id": p.doc_id, "paragraph": p.paragraph, "text": p.text, "labels": labels}
         if len(_CJK.findall(p.text)) > 0.3 * max(1, len(p.text)):
@@ -180,7 +229,10 @@ class Session:
         return self.state()
 
     def skip(self, pid: str) -> dict:
+        self._known(pid)
         with self.lock:
+            if pid in self.answers:
+                raise DataError([f"{pid}: already answered (undo it first)"])
             self._append(self.log, {"action": "skip", "id": pid})
             self.events.append({"action": "skip", "id": pid})
         return self.state()
@@ -193,7 +245,7 @@ class Session:
             last = self.events.pop()
             if last["action"] == "answer":
                 self.answers.pop(last["id"], None)
-                write_file(self.out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.answers.values()))
+                self._rewrite(self.answers)
             write_file(self.log, "".join(json.dumps(e) + "\n" for e in self.events))
             return {**self.state(), "undone": last}
 
@@ -241,6 +293,11 @@ class Session:
 
 
 def handler(session: Session):
+    """Requests from this machine's browser tab only: the Host must be the loopback address and port served
+    (no DNS rebinding), an Origin must be the page's own, and every write carries the session's token,
+    which only the page knows (no cross-site request can save, skip or undo). Bodies are JSON objects of at
+    most MAX_BODY bytes, checked field by field; any failure is a JSON error, never a dropped connection."""
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # no request log in the user's terminal
             return
@@ -250,44 +307,102 @@ def handler(session: Session):
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("X-Frame-Options", "DENY")
             self.end_headers()
             self.wfile.write(body)
 
         def _json(self, obj, code: int = 200) -> None:
             self._send(code, json.dumps(obj, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
 
-        def do_GET(self) -> None:
-            if self.path == "/":
-                self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
-            elif self.path == "/api/state":
-                self._json(session.state())
-            elif self.path == "/api/next":
-                self._json({"item": session.next(), "state": session.state()})
-            else:
-                self._json({"error": "not found"}, 404)
+        def _guard(self, write: bool) -> None:
+            port = self.server.server_address[1]
+            hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+            if self.headers.get("Host") not in hosts:
+                raise Refused(403, f"refused: Host must be 127.0.0.1:{port}")
+            origin = self.headers.get("Origin")
+            if origin is not None and origin not in {f"http://{h}" for h in hosts}:
+                raise Refused(403, "refused: a request from another origin")
+            if write and not hmac.compare_digest(self.headers.get(TOKEN_HEADER, "").encode(), session.token.encode()):
+                raise Refused(403, "refused: no valid session token (the server was restarted? reload the page)")
 
-        def do_POST(self) -> None:
+        def _body(self) -> dict:
             try:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                n = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise Refused(400, "Content-Length is not a number") from None
+            if n < 0 or n > MAX_BODY:
+                self.close_connection = True  # the body is never read
+                raise Refused(413, f"a request body is at most {MAX_BODY:,} bytes")
+            if n and not (self.headers.get("Content-Type") or "").startswith("application/json"):
+                self.close_connection = True
+                raise Refused(415, "a request body must be application/json")
+            try:
+                body = json.loads(self.rfile.read(n).decode("utf-8") or "{}")
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                raise Refused(400, "the body is not JSON") from None
+            if not isinstance(body, dict):
+                raise Refused(400, "the body must be a JSON object")
+            return body
+
+        def _handle(self, method: str) -> None:
+            try:
+                self._guard(write=method == "POST")
+                if method == "GET":
+                    if self.path == "/":
+                        page = PAGE.read_text(encoding="utf-8").replace("__SESSION_TOKEN__", session.token)
+                        self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
+                    elif self.path == "/api/state":
+                        self._json(session.state())
+                    elif self.path == "/api/next":
+                        self._json({"item": session.next(), "state": session.state()})
+                    else:
+                        raise Refused(404, "not found")
+                    return
+                body = self._body()
                 if self.path == "/api/answer":
-                    self._json(session.answer(body["id"], list(body.get("labels", []))))
+                    self._json(session.answer(body.get("id"), body.get("labels")))
                 elif self.path == "/api/skip":
-                    self._json(session.skip(body["id"]))
+                    self._json(session.skip(body.get("id")))
                 elif self.path == "/api/undo":
                     self._json(session.undo())
                 elif self.path == "/api/retrain":
                     self._json({"started": session.retrain(), **session.state()})
                 else:
-                    self._json({"error": "not found"}, 404)
-            except (DataError, KeyError, ValueError) as e:
+                    raise Refused(404, "not found")
+            except Refused as e:
+                self._json({"error": str(e)}, e.status)
+            except DataError as e:
                 self._json({"error": str(e)}, 400)
+            except Exception as e:  # noqa: BLE001 - the page shows it; the server goes on
+                self._json({"error": f"{type(e).__name__}: {str(e)[:200]}"}, 500)
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
 
     return Handler
 
 
-def serve(session: Session, port: int = 0, open_browser: bool = True) -> ThreadingHTTPServer:
-    """Start the page on 127.0.0.1 (only this machine can reach it) in a background thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler(session))
+def default_port(out: Path) -> int:
+    """A port of its own for each labels file (20000-39999, by a hash of its path), so a restart of the same
+    command serves the same address and the open tab keeps working."""
+    digest = hashlib.sha256(str(Path(out).resolve()).encode("utf-8")).digest()
+    return 20_000 + int.from_bytes(digest[:4], "big") % 20_000
+
+
+def serve(session: Session, port: int | None = None, open_browser: bool = True) -> ThreadingHTTPServer:
+    """Start the page on 127.0.0.1 (only this machine can reach it) in a background thread. ``port`` None:
+    the labels file's own port when free, else any free one; 0: any free one."""
+    try:
+        address = ("127.0.0.1", default_port(session.out) if port is None else port)
+        server = ThreadingHTTPServer(address, handler(session))
+    except OSError as e:
+        if port is not None:
+            raise DataError([f"--port {port}: cannot serve on it ({e.strerror})"]) from None
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler(session))
     threading.Thread(target=server.serve_forever, name="policytheme-annotate", daemon=True).start()
     if open_browser:
         webbrowser.open(f"http://127.0.0.1:{server.server_address[1]}/")

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,15 @@ class OutputLock:
 
     def __enter__(self) -> OutputLock:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a symbolic link planted at the lock's name (its target would be truncated)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+            except OSError as e:
+                why = "is a symbolic link" if e.errno == errno.ELOOP else e.strerror
+                raise OutputError([f"{self.path}: {why}; remove it"]) from None
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+                os.close(fd)
+                raise OutputError([f"{self.path}: not a lock file of ours (a special file or a hard link); remove it"])
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
@@ -61,7 +70,7 @@ class OutputLock:
                     [f"{self.out}: another run is writing it (pid {self._holder()}); wait for it"]
                 ) from None
             try:  # the holder before us may have removed the file after we opened it: lock the one in place
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+                same = st.st_ino == os.stat(self.path, follow_symlinks=False).st_ino
             except FileNotFoundError:
                 same = False
             if same:
@@ -136,9 +145,9 @@ def encode_part(
     if fmt == ".csv":
         buf = io.StringIO()
         csv.writer(buf).writerows(
-            [r.doc_id, r.paragraph, r.source, r.start, r.end, r.text, ";".join(c)]
+            [_cell(r.doc_id), r.paragraph, _cell(r.source), r.start, r.end, _cell(r.text), ";".join(c)]
             + [f"{s:.6f}" for s in sc]
-            + ([_evidence_cell(ev[i])] if ev is not None else [])
+            + ([_cell(_evidence_cell(ev[i]))] if ev is not None else [])
             for i, (r, c, sc) in enumerate(zip(rows, chosen, scores))
         )
         return buf.getvalue().encode("utf-8")
@@ -161,6 +170,15 @@ def encode_part(
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that starts like a formula (``=HYPERLINK(...)``, ``+``,
+    ``-``, ``@``, a tab or carriage return) gets a leading apostrophe, as OWASP advises for CSV files."""
+    return "'" + text if isinstance(text, str) and text.startswith(FORMULA_START) else text
 
 
 def _evidence_cell(ev: dict[str, list[str]]) -> str:

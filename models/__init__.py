@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from policytheme.models.base import ModelError, ThemeModel
 from policytheme.models.folders import FolderError, ModelCard, model_dir
 from policytheme.models.keywords import KeywordModel
@@ -35,7 +37,16 @@ def load_model(directory: str | Path) -> ThemeModel:
     card = ModelCard.read(directory)
     if card.kind not in KINDS:
         raise ModelError(f"{directory}: unknown model kind {card.kind!r} (known: {', '.join(KINDS)})")
-    return KINDS[card.kind].load(directory, card)
+    model = KINDS[card.kind].load(directory, card)
+    try:  # weights of the wrong structure load but fail on first use: find out now, not mid-corpus
+        ok = np.asarray(model.predict_proba(["价格战 price war"])).shape == (1, len(model.labels))
+    except ModelError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(f"{directory}: damaged model files ({type(e).__name__}); train or install it again") from None
+    if not ok:
+        raise ModelError(f"{directory}: the model's scores do not match its {len(model.labels)} themes; train it again")
+    return model
 
 
 __all__ = [

@@ -15,6 +15,7 @@ provenance) beside its weights: the one stored copy of its thresholds. The model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class ThemeModel:
     kind: str = ""
     defaults: dict = {}  # every parameter a model takes, with its default
     choices: dict = {}  # parameters with a fixed set of values: name -> allowed values
+    bounds: dict = {}  # name -> (test, what it must be), e.g. {"C": (lambda v: v > 0, "> 0")}
 
     # Fitted state every model has (a model kind adds its own weights, declared in its class):
     thresholds_: np.ndarray  # per theme, the score at which it is decided (tune; 0.5 until tuned)
@@ -48,7 +50,7 @@ class ThemeModel:
 
     def __init__(self, labels: Sequence[str], **params):
         self.labels = list(labels)
-        self.params = {**self.defaults, **check_params(self.kind, self.defaults, self.choices, params)}
+        self.params = {**self.defaults, **check_params(self.kind, self.defaults, self.choices, params, self.bounds)}
         self.thresholds_ = np.full(len(self.labels), 0.5)
         self.script_thresholds_ = {}
         self.history_ = []
@@ -160,6 +162,11 @@ class ThemeModel:
             model._load_weights(directory)
         except ModelError as e:  # say which library made the files when it is not the one here
             raise ModelError(f"{e}{library_note(card)}") from None
+        except Exception as e:  # noqa: BLE001 - truncated or mis-structured weights fail in many ways
+            raise ModelError(
+                f"{directory}: damaged model files ({type(e).__name__}: {str(e)[:100]}){library_note(card)}; "
+                "train or install the model again"
+            ) from None
         return model
 
 
@@ -190,8 +197,9 @@ def library_note(card: ModelCard) -> str:
     return f" (saved with {'; '.join(diffs)})" if diffs else ""
 
 
-def check_params(kind: str, defaults: dict, choices: dict, params: dict) -> dict:
-    """``params`` if each is known, of its default's type and among its choices; ModelError otherwise."""
+def check_params(kind: str, defaults: dict, choices: dict, params: dict, bounds: dict | None = None) -> dict:
+    """``params`` if each is known, of its default's type, finite, among its choices and within its bounds;
+    ModelError otherwise."""
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise ModelError(f"unknown {kind} parameter(s): {', '.join(unknown)} (known: {', '.join(defaults)})")
@@ -215,6 +223,13 @@ def check_params(kind: str, defaults: dict, choices: dict, params: dict) -> dict
                 "a number" if isinstance(default, float) else "true or false" if isinstance(default, bool) else wanted
             )
             raise ModelError(f"{kind} parameter {name}={value!r}: must be {wanted} (default {default!r})")
+        if numeric and not math.isfinite(value):
+            raise ModelError(f"{kind} parameter {name}={value!r}: must be a finite number (default {default!r})")
+        if isinstance(default, list) and not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ModelError(f"{kind} parameter {name}={value!r}: must be a list of integers (default {default!r})")
+        test, what = (bounds or {}).get(name, (None, ""))
+        if test is not None and not test(value):
+            raise ModelError(f"{kind} parameter {name}={value!r}: must be {what} (default {default!r})")
     return params
 
 

@@ -20,7 +20,8 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -77,30 +78,96 @@ def read_json(path: str | Path) -> dict:
 
 
 @contextlib.contextmanager
-def staged(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def folder_lock(out: str | Path) -> Iterator[None]:
+    """``with folder_lock(out):`` the only process writing ``out``; FolderError naming the other one otherwise.
+
+    ``fcntl.flock`` on ``.OUT.lock`` beside it, opened without following a symbolic link (a link planted there
+    never has its target truncated); the system releases it when the process ends, and the holder removes it.
+    """
+    import errno
+    import fcntl
+
+    out = Path(out)
+    path = out.parent / f".{out.name}.lock"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            why = "is a symbolic link" if e.errno == errno.ELOOP else e.strerror
+            raise FolderError(f"{path}: {why}; remove it") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            raise FolderError(f"{path}: not a lock file of ours (a special file or a hard link); remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            try:
+                holder = path.read_text().strip() or "?"
+            except OSError:
+                holder = "?"
+            raise FolderError(f"{out}: another run is writing it (pid {holder}); wait for it") from None
+        try:  # the holder before us may have removed the file after we opened it: lock the one in place
+            same = os.stat(path, follow_symlinks=False).st_ino == st.st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def check_removable(out: str | Path, inputs: Iterable[str | Path | None] = ()) -> None:
+    """FolderError unless replacing the folder ``out`` is safe: it is not the working directory nor holds it,
+    and it holds none of ``inputs`` (the files the same command reads)."""
+    out = Path(out)
+    real, cwd = out.resolve(), Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        raise FolderError(f"{out}: is the working directory or holds it; name a folder of its own")
+    for p in inputs:
+        if p is None:
+            continue
+        q = Path(p).resolve()
+        if q == real or real in q.parents:
+            raise FolderError(f"{out}: holds {p}, an input of this command; --overwrite would remove it")
+
+
+@contextlib.contextmanager
+def staged(out: str | Path, overwrite: bool = False, inputs: Iterable[str | Path | None] = ()) -> Iterator[Path]:
     """Yield an empty staging folder beside ``out``; it becomes ``out`` only if the block succeeds.
 
-    An existing ``out`` is replaced only with ``overwrite``, and stays until the new folder is complete.
+    An existing ``out`` is replaced only with ``overwrite``, and stays until the new folder is complete; never
+    the working directory or a folder that holds one of ``inputs``. Two processes never stage one ``out`` at
+    once (the second gets FolderError).
     """
     out = Path(out)
+    check_removable(out, inputs)
     if out.exists() and not out.is_dir():
         raise FolderError(f"{out}: is a file; name a folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FolderError(f"{out}: folder exists and is not empty; pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    except BaseException:
+    with folder_lock(out):
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise FolderError(f"{out}: folder exists and is not empty; pass --overwrite to replace it")
+        staging = out.parent / f".{out.name}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+        staging.mkdir()
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 # --- the records -----------------------------------------------------------------------------------------
@@ -130,12 +197,25 @@ class ModelCard:
             raise FolderError(f"{directory}: not a saved policytheme model (no {MODEL_CARD})")
         obj = read_json(path)
         _check(path, obj, {"kind": str, "labels": list, "thresholds": dict})
-        missing = [lab for lab in obj["labels"] if not isinstance(obj["thresholds"].get(lab), (int, float))]
+        for key in ("params", "provenance"):
+            if key in obj and not isinstance(obj[key], dict):
+                raise FolderError(f"{path}: {key!r} has the wrong type ({type(obj[key]).__name__})")
+        labels = obj["labels"]
+        if not labels or not all(isinstance(lab, str) for lab in labels) or len(set(labels)) != len(labels):
+            raise FolderError(f"{path}: 'labels' must be a list of distinct theme ids")
+        missing = [lab for lab in labels if not isinstance(obj["thresholds"].get(lab), (int, float))]
         if missing:
             raise FolderError(f"{path}: no threshold for {', '.join(map(str, missing))}")
+        bad = [
+            lab for lab in labels if isinstance(obj["thresholds"][lab], bool) or not 0 <= obj["thresholds"][lab] <= 1
+        ]
+        if bad:  # a boolean, NaN or a number outside [0, 1] is no threshold of a probability
+            raise FolderError(f"{path}: the threshold of {', '.join(bad)} must be a number from 0 to 1")
         scripts = obj.get("script_thresholds", {})
         if not isinstance(scripts, dict) or not all(
-            isinstance(ts, dict) and all(isinstance(ts.get(lab), (int, float)) for lab in obj["labels"])
+            isinstance(ts, dict)
+            and all(isinstance(ts.get(lab), (int, float)) and not isinstance(ts[lab], bool) for lab in labels)
+            and all(0 <= ts[lab] <= 1 for lab in labels)
             for ts in scripts.values()
         ):
             raise FolderError(f"{path}: 'script_thresholds' must give every theme a number for each script")

@@ -61,6 +61,20 @@ class TfidfModel(ThemeModel):
         "seed": 0,
     }
     choices = {"classifier": ("logreg", "svm", "nb")}
+    bounds = {
+        "C": (lambda v: v > 0, "> 0"),
+        "alpha": (lambda v: v > 0, "> 0"),
+        "char_ngrams": (lambda v: len(v) == 2 and 1 <= v[0] <= v[1], "[low, high] with 1 <= low <= high"),
+        "word_ngrams": (
+            lambda v: v == [] or (len(v) == 2 and 1 <= v[0] <= v[1]),
+            "[] or [low, high], 1 <= low <= high",
+        ),
+        "min_df": (lambda v: v >= 1, ">= 1"),
+        "max_features": (lambda v: v >= 1, ">= 1"),
+        "clause_fit_min": (lambda v: 0 <= v <= 1, "from 0 to 1"),
+        "lead_weight": (lambda v: v > 0, "> 0"),
+        "cues": (lambda v: v >= 0, ">= 0"),
+    }
 
     def _vectorizer(self) -> FeatureUnion:
         p = self.params

@@ -127,6 +127,20 @@ class TransformerModel(ThemeModel):
         "clauses": False,  # score each clause and keep the maximum (models/clauses.py); measured in the README
         "mil": False,  # train as scored: the loss on each paragraph's best window, not on every window (finetune)
     }
+    bounds = {
+        "max_length": (lambda v: v >= 8, ">= 8 (a window holds special tokens and some text)"),
+        "stride": (lambda v: v >= 0, ">= 0"),
+        "epochs": (lambda v: v > 0, "> 0"),
+        "learning_rate": (lambda v: v > 0, "> 0"),
+        "batch_size": (lambda v: v >= 0, ">= 0 (0: the default)"),
+        "grad_accum": (lambda v: v >= 1, ">= 1"),
+        "warmup_ratio": (lambda v: 0 <= v <= 1, "from 0 to 1"),
+        "weight_decay": (lambda v: v >= 0, ">= 0"),
+        "patience": (lambda v: v >= 0, ">= 0"),
+        "max_pos_weight": (lambda v: v > 0, "> 0"),
+        "token_budget": (lambda v: v >= 0, ">= 0"),
+        "train_layers": (lambda v: v >= 0, ">= 0"),
+    }
 
     # --- windows ----------------------------------------------------------------------------------
     def windows(self, tokenizer, texts: Sequence[str]) -> tuple[dict, np.ndarray]:

@@ -65,6 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         codebook=args.codebook,
     )
+    _check_model_params(config)
     if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
         train(config, None, work_dir_for(args.out), progress=False)
         _barrier()
@@ -92,7 +93,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     names = {f.name for f in fields(PretrainConfig)}
     config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         record = pretrain(config, staging)
     print(
         f"pretrained {'from ' + args.from_ if args.from_ else 'from scratch'} on {record['paragraphs']} "
@@ -113,7 +114,7 @@ def cmd_import_encoder(args: argparse.Namespace) -> int:
         texts = list(corpus_paragraphs(args.keep_vocab_of, min_chars=1))
         if not texts:
             raise DataError([f"{' '.join(args.keep_vocab_of)}: no paragraphs to keep the vocabulary of"])
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         record = import_e5(args.source, staging, args.dtype, texts, args.keep_vocab_of)
     cut = record["vocab_cut"]
     vocab = f"{cut['tokens']:,} of {cut['of']:,} tokens" if cut else f"{record['tokenizer_pieces']:,} tokens"
@@ -189,7 +190,7 @@ def cmd_learning_curve(args: argparse.Namespace) -> int:
     from policytheme.train.run import staged
 
     config = _curve_config(args)
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         result = learning_curve(config, point_scores, fractions=args.fractions, seeds=args.seeds)
         write_json(staging / "curve.json", result)
         write_json(staging / "config.json", {**vars(config), "fractions": args.fractions, "seeds": args.seeds})
@@ -209,7 +210,7 @@ def cmd_cross_validate(args: argparse.Namespace) -> int:
     from policytheme.train.run import staged
 
     config = _curve_config(args)
-    with staged(args.out, overwrite=args.overwrite) as staging:
+    with staged(args.out, overwrite=args.overwrite, inputs=_inputs(args)) as staging:
         result = cross_validate(config, point_scores, folds=args.folds, include_test=args.include_test)
         write_json(staging / "cv.json", result)
         write_json(staging / "config.json", {**vars(config), "folds": args.folds, "include_test": args.include_test})
@@ -330,6 +331,44 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in [header, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
+
+
+def _check_model_params(config) -> None:
+    """The model's parameters checked before any folder is made (a bad one leaves nothing behind)."""
+    from policytheme.data.records import label_ids
+    from policytheme.models import make_model
+
+    if "seed" in config.params:
+        raise DataError(["--param seed: use --seed (it seeds the split and the model)"])
+    make_model(config.model, label_ids(config.codebook), seed=config.seed, **config.params)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Seeds, fractions and resample counts in range (DataError, one line each); NaN is never in range."""
+    problems = []
+    for seed in [getattr(args, "seed", None), *(getattr(args, "seeds", None) or [])]:
+        if isinstance(seed, int) and not 0 <= seed < 2**32:
+            problems.append(f"--seed {seed}: must be an integer from 0 to {2**32 - 1}")
+    fractions = [(f, getattr(args, f, None)) for f in ("dev_fraction", "test_fraction")]
+    for name, v in fractions:
+        if v is not None and not 0 <= v < 1:
+            problems.append(f"--{name.replace('_', '-')} {v}: must be at least 0 and below 1")
+    if all(v is not None and 0 <= v < 1 for _, v in fractions) and sum(v for _, v in fractions) >= 1:
+        problems.append("--dev-fraction and --test-fraction: together they must be below 1 (the rest trains)")
+    n_boot = getattr(args, "n_boot", None)
+    if n_boot is not None and n_boot < 1:
+        problems.append(f"--n-boot {n_boot}: must be at least 1")
+    if problems:
+        raise DataError(problems)
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """Every path a command reads (``--overwrite`` never removes a folder that holds one)."""
+    paths = []
+    for name in ("data", "corpus", "keep_vocab_of", "source", "from_", "codebook", "backbone"):
+        value = getattr(args, name, None)
+        paths += [value] if isinstance(value, str) else list(value or [])
+    return [p for p in paths if isinstance(p, str) and os.path.exists(p)]
 
 
 def _barrier() -> None:
@@ -491,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="the model that suggests and chooses (default: the default model)")
     p.add_argument("--codebook", metavar="FILE", help="your own themes (the schema of data/labels.json)")
     p.add_argument("--retrain-every", type=int, default=25, help="retrain after this many answers (0: on request)")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    p.add_argument(
+        "--port", type=int, help="port on 127.0.0.1 (default: the labels file's own, the same on each restart, if free)"
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open the browser")
     p.set_defaults(func=cmd_annotate)
 
@@ -563,6 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        _check_numbers(args)
         return args.func(args)
     except DataError as e:
         return _fail(str(e).splitlines())

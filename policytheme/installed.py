@@ -57,6 +57,13 @@ class Installed:
     metrics: dict | None  # the run's own test split, when it is a run folder
 
     def row(self) -> list[str]:
+        """The model's line in ``policytheme models``; a damaged folder gets a line saying so, never an error."""
+        try:
+            return self._row()
+        except Exception as e:  # noqa: BLE001 - one broken model must not hide the others
+            return [self.name, "damaged", f"({type(e).__name__}; install it again)", "?", "–", "?", str(self.path)]
+
+    def _row(self) -> list[str]:
         m = self.metrics
         score = "–" if not m else f"{m['macro_f1']:.3f} on {Path(m['data'].get('path', '?')).stem} test"
         data = ", ".join(Path(d["path"]).name for d in self.card.provenance.get("data", [])) or "?"
@@ -83,7 +90,10 @@ def installed() -> list[Installed]:
             card = ModelCard.read(model_dir(path))
         except FolderError:
             continue
-        metrics = read_json(path / "metrics.json") if (path / "metrics.json").is_file() else None
+        try:
+            metrics = read_json(path / "metrics.json") if (path / "metrics.json").is_file() else None
+        except FolderError:
+            metrics = None
         out.append(Installed(path.name, path, card, metrics))
     return out
 
@@ -111,7 +121,8 @@ def build_default(progress: bool = True, rebuild: bool = False) -> Path:
     if (target / "model" / "model.json").is_file() and not rebuild:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with OutputLock(target):  # one build at a time; a second waits for nothing and is told
+    # one build at a time; a second waits for nothing and is told (train_and_score locks the folder itself)
+    with OutputLock(target.with_name(target.name + ".build")):
         if (target / "model" / "model.json").is_file() and not rebuild:
             return target
         if progress:

@@ -26,7 +26,20 @@ def train_and_score(
     work = work_dir_for(config.out)
     if not config.resume and (work / "checkpoints").exists():
         shutil.rmtree(work / "checkpoints")
-    with staged(config.out, overwrite=overwrite or config.resume) as staging:
+    try:
+        result, scored = _train_and_score(config, work, n_boot, overwrite, progress)
+    except BaseException:
+        if not (work / "checkpoints").exists():  # nothing to resume from: no work folder left behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    if barrier:
+        barrier()
+    shutil.rmtree(work, ignore_errors=True)
+    return result, scored
+
+
+def _train_and_score(config: TrainConfig, work: Path, n_boot: int, overwrite: bool, progress: bool):
+    with staged(config.out, overwrite=overwrite or config.resume, inputs=[*config.data, config.codebook]) as staging:
         result = train(config, staging, work, progress=progress)
         cost = {"fit_seconds": result.record["fit_seconds"], "model_bytes": result.record["model_bytes"]}
         scored = []
@@ -53,9 +66,6 @@ def train_and_score(
         card = model_card(staging, title=Path(config.out).name)
         write_file(staging / "MODEL_CARD.md", card)
         write_file(staging / "model" / "MODEL_CARD.md", card)  # a model folder travels alone, with its card
-    if barrier:
-        barrier()
-    shutil.rmtree(work, ignore_errors=True)
     return result, scored
 
 

@@ -150,3 +150,103 @@ def test_retraining_reports_the_gain_on_held_out_answers(model, tmp_path):
     assert (new / "model" / "model.json").is_file()
     assert report["held_out"] + report["labels"] == len(rows) and report["held_out"] > 5
     assert 0 <= report["after"] <= 1 and report["before"] is not None
+
+
+# --- hostile requests: the server refuses what its page would never send -------------------------------------
+def _request(port: int, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    conn.request(method, path, body=raw, headers={"Host": f"127.0.0.1:{port}", **(headers or {})})
+    res = conn.getresponse()
+    data = res.read()
+    conn.close()
+    return res.status, json.loads(data) if data.startswith(b"{") else {}
+
+
+@pytest.fixture
+def served(model, tmp_path):
+    from policytheme.label.annotate import serve
+
+    s = Session([str(_docs(tmp_path / "docs"))], tmp_path / "a.jsonl", model, CODEBOOK, retrain_every=0)
+    server = serve(s, port=0, open_browser=False)
+    yield s, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _write_headers(s, port: int) -> dict:
+    return {"Content-Type": "application/json", "X-Policytheme-Token": s.token, "Origin": f"http://127.0.0.1:{port}"}
+
+
+def test_foreign_host_origin_or_missing_token_is_refused(served):
+    s, port = served
+    pid = s.paragraphs[0].id
+    body = {"id": pid, "labels": ["innovation"]}
+    status, _ = _request(port, "GET", "/api/next", headers={"Host": "evil.example"})  # DNS rebinding
+    assert status == 403
+    status, _ = _request(port, "GET", "/", headers={"Host": f"evil.example:{port}"})
+    assert status == 403
+    evil = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    assert _request(port, "POST", "/api/answer", body, evil)[0] == 403  # CSRF, as in the audit
+    foreign = {**_write_headers(s, port), "Origin": "http://evil.example"}
+    assert _request(port, "POST", "/api/answer", body, foreign)[0] == 403
+    assert _request(port, "POST", "/api/answer", body, {"Content-Type": "application/json"})[0] == 403  # no token
+    assert not s.out.exists() or s.out.read_text() == ""
+    page = _request(port, "GET", "/")
+    assert page[0] == 200
+    status, state = _request(port, "POST", "/api/answer", body, _write_headers(s, port))
+    assert status == 200 and state["answered"] == 1
+
+
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("/api/skip", {"id": {}}, 400),
+        ("/api/skip", {"id": "no/such.txt#0"}, 400),
+        ("/api/answer", [1, 2], 400),
+        ("/api/answer", {"id": "FIRST", "labels": None}, 400),
+        ("/api/answer", {"id": "FIRST", "labels": ["innovation", "innovation"]}, 400),
+        ("/api/answer", {"id": "FIRST", "labels": ["nonsense"]}, 400),
+        ("/api/answer", {"id": "FIRST", "labels": [1]}, 400),
+        ("/api/answer", b"\xff\xfe", 400),
+        ("/api/answer", b"[" * 100_000, 413),
+    ],
+)
+def test_bad_bodies_are_refused_and_the_session_goes_on(served, path, body, status):
+    s, port = served
+    if isinstance(body, dict) and body.get("id") == "FIRST":
+        body = {**body, "id": s.paragraphs[0].id}
+    got, data = _request(port, "POST", path, body, _write_headers(s, port))
+    assert got == status and data.get("error")
+    assert _request(port, "GET", "/api/next")[0] == 200  # nothing stored that breaks the next request
+    assert not s.out.exists() or s.out.read_text() == ""
+    assert not s.log.exists() or s.log.read_text() == ""
+
+
+def test_restart_on_damaged_files_reports_and_goes_on(model, tmp_path):
+    docs, out = _docs(tmp_path / "docs"), tmp_path / "a.jsonl"
+    s = Session([str(docs)], out, model, CODEBOOK, retrain_every=0)
+    a, b = s.paragraphs[0].id, s.paragraphs[1].id
+    s.answer(a, ["innovation"])
+    good = out.read_bytes()
+    torn = json.dumps({"id": b, "labels": [], "text": "企业价格战"}, ensure_ascii=False).encode()
+    out.write_bytes(good + b'{"labels": []}\n' + torn[: torn.index("价".encode()) + 1])  # cut inside a character
+    log = s.log
+    log.write_bytes(log.read_bytes() + b'{"id": "x"}\n{"action": "skip", "id": {}}\n')
+    again = Session([str(docs)], out, model, CODEBOOK, retrain_every=0)
+    assert set(again.answers) == {a}
+    assert any("not an answer" in p for p in again.problems) and any("not a skip" in p for p in again.problems)
+    assert again.next() is not None
+    again.undo()
+    assert out.read_bytes() == b'{"labels": []}\n'  # the row that is not an answer is kept, not lost
+    assert again.state()["answered"] == 0
+
+
+def test_same_port_on_restart_when_free(tmp_path):
+    from policytheme.label.annotate import default_port
+
+    out = tmp_path / "l.jsonl"
+    assert default_port(out) == default_port(tmp_path / "." / "l.jsonl") != default_port(tmp_path / "m.jsonl")
+    assert 20_000 <= default_port(out) < 40_000

@@ -145,7 +145,140 @@ CASES = {
         ],
         "b.jsonl:1: invalid JSON",
     ),
+    "a symbolic link at the output's lock": (
+        lambda t, m: ["label", "--model", m, _docs(t / "d"), "--out", _planted_lock(t, "o.jsonl")],
+        "is a symbolic link",
+    ),
+    "a symbolic link at a run folder's lock": (
+        lambda t, m: [
+            "train",
+            "--model",
+            "tfidf-nb",
+            "--data",
+            _tiny(t),
+            "--out",
+            _planted_lock(t, "r"),
+            "--n-boot",
+            "5",
+        ],
+        "is a symbolic link",
+    ),
+    "train --overwrite of the folder holding its data": (
+        lambda t, m: [
+            "train",
+            "--model",
+            "tfidf-nb",
+            "--data",
+            _tiny(_dir(t / "r")),
+            "--out",
+            t / "r",
+            "--overwrite",
+        ],
+        "an input of this command",
+    ),
 }
+
+# bad numbers: each gives one line naming the flag or parameter, exit 2, and nothing left (no .r.work/ either)
+TRAIN = ["train", "--model", "tfidf-logreg", "--n-boot", "5", "--out"]
+for _flag, _expected in {
+    ("--param", "C=0"): "C=0: must be > 0",
+    ("--param", "C=-1"): "C=-1: must be > 0",
+    ("--param", "C=NaN"): "must be a finite number",
+    ("--param", "C=Infinity"): "must be a finite number",
+    ("--param", "C=1e999"): "must be a finite number",
+    ("--param", "cues=NaN"): "must be a finite number",
+    ("--param", 'char_ngrams=["a","b"]'): "must be a list of integers",
+    ("--param", "char_ngrams=[3,1]"): "low <= high",
+    ("--dev-fraction", "1.5"): "--dev-fraction 1.5: must be at least 0 and below 1",
+    ("--dev-fraction", "-0.2"): "--dev-fraction -0.2",
+    ("--dev-fraction", "nan"): "--dev-fraction nan",
+    ("--seed", "-1"): "--seed -1: must be an integer from 0",
+    ("--seed", str(2**32)): f"--seed {2**32}",
+    ("--n-boot", "0"): "--n-boot 0: must be at least 1",
+}.items():
+    CASES[f"train {' '.join(_flag)}"] = (
+        lambda t, m, f=_flag: [*TRAIN, t / "r", "--data", _tiny(t), *f],
+        _expected,
+    )
+for _param, _expected in {"alpha=0": "alpha=0: must be > 0", "alpha=NaN": "must be a finite number"}.items():
+    CASES[f"train tfidf-nb --param {_param}"] = (
+        lambda t, m, p=_param: ["train", "--model", "tfidf-nb", "--out", t / "r", "--data", _tiny(t), "--param", p],
+        _expected,
+    )
+for _flag, _expected in {
+    ("--max-length", "0"): "max_length=0: must be >= 8",
+    ("--max-length", "1"): "max_length=1: must be >= 8",
+    ("--learning-rate", "nan"): "learning_rate=nan: must be a finite number",
+    ("--grad-accum", "0"): "grad_accum=0: must be >= 1",
+}.items():
+    CASES[f"transformer {' '.join(_flag)}"] = (
+        lambda t, m, f=_flag: ["train", "--model", "transformer", "--out", t / "r", "--data", _tiny(t), *f],
+        _expected,
+    )
+# damaged model folders: one line naming the folder, never a traceback
+for _name, (_file_name, _data, _expected) in {
+    "model.json with labels of the wrong type": ("model/model.json", "LABELS", "'labels' must be a list"),
+    "model.json with a NaN threshold": ("model/model.json", "NAN", "must be a number from 0 to 1"),
+    "model.json with a boolean threshold": ("model/model.json", "BOOL", "must be a number from 0 to 1"),
+    "model.json with params of the wrong type": ("model/model.json", "PARAMS", "'params' has the wrong type"),
+    "a skops file of the wrong structure": ("model/model.skops", "SKOPS", "damaged model files"),
+}.items():
+    CASES[_name] = (
+        lambda t, m, f=_file_name, d=_data: [
+            "label",
+            "--model",
+            _damaged(t, m, f, d),
+            _docs(t / "d"),
+            "--out",
+            t / "o.jsonl",
+        ],
+        _expected,
+    )
+# compare inputs
+for _name, (_edit, _expected) in {
+    "compare a string macro_f1": ({"macro_f1": "0.9"}, "'macro_f1' must be a number"),
+    "compare per_label of the wrong shape": ({"per_label": {"innovation": 0.5}}, "'per_label' must map"),
+    "compare runs with different themes": ({"per_label": {"x": {"f1": 0.5}}}, "with different themes"),
+}.items():
+    CASES[_name] = (
+        lambda t, m, e=_edit: ["compare", _copy_model(m, t / "a"), _edited_run(t, m, "b", e)],
+        _expected,
+    )
+
+
+def _damaged(t: Path, model: Path, name: str, how: str) -> Path:
+    run = _copy_model(model, t / "spoiled")
+    card = json.loads((run / "model/model.json").read_text())
+    lab = card["labels"][0]
+    if how == "LABELS":
+        card["labels"] = [1, 2, 3]
+    elif how == "NAN":
+        card["thresholds"][lab] = float("nan")
+    elif how == "BOOL":
+        card["thresholds"][lab] = True
+    elif how == "PARAMS":
+        card["params"] = ["C", 4]
+    if how == "SKOPS":
+        import skops.io as sio
+
+        sio.dump({"vectorizer": [1, 2], "estimators": "x", "constant": 0, "terms": []}, run / name)
+    else:
+        (run / name).write_text(json.dumps(card))
+    return run
+
+
+def _edited_run(t: Path, model: Path, name: str, edit: dict) -> Path:
+    run = _copy_model(model, t / name)
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**m, **edit}))
+    return run
+
+
+def _planted_lock(t: Path, name: str) -> Path:
+    """A symbolic link where the lock of ``name`` goes, to a file that must not change."""
+    (t / "victim.txt").write_text("precious\n")
+    (t / f".{name}.lock").symlink_to(t / "victim.txt")
+    return t / name
 
 
 def _dir(p: Path) -> Path:
@@ -196,7 +329,7 @@ def test_bad_input_gives_one_line_exit_2_and_leaves_nothing(case, model, tmp_pat
     assert {k: v for k, v in after.items() if k in before} == before  # nothing that was there changed
     new = set(after) - set(before)
     assert not new, f"left behind: {sorted(new)}"
-    assert not [p for pat in LEFTOVERS for p in tmp_path.rglob(pat)]
+    assert not [p for pat in LEFTOVERS for p in tmp_path.rglob(pat) if str(p.relative_to(tmp_path)) not in before]
 
 
 def test_disk_full_while_labeling_is_one_line_and_keeps_the_old_output(model, tmp_path, capsys, monkeypatch):
@@ -336,3 +469,97 @@ def test_training_data_with_one_theme_warns_that_macro_f1_covers_it_alone(tmp_pa
     )
     err = capsys.readouterr().err
     assert "price_competition, industrial_upgrading: no paragraph of the train split has it" in err
+
+
+def test_overwrite_never_removes_the_working_directory(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    data = _tiny(work)
+    monkeypatch.chdir(work)
+    argv = ["train", "--model", "tfidf-nb", "--data", str(data), "--n-boot", "5", "--overwrite", "--out"]
+    for out in (".", str(tmp_path)):
+        assert main([*argv, out]) == 2
+        assert "working directory" in capsys.readouterr().err
+    assert sorted(p.name for p in work.iterdir()) == ["tiny.jsonl"]  # no staging folder left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+def test_a_second_train_into_one_out_is_refused(tmp_path, capsys):
+    from policytheme.models.folders import folder_lock
+
+    out = tmp_path / "r"
+    argv = ["train", "--model", "tfidf-nb", "--data", str(_tiny(tmp_path)), "--out", str(out), "--n-boot", "5"]
+    with folder_lock(out):  # another train is writing it
+        assert main(argv) == 2
+    assert f"another run is writing it (pid {os.getpid()})" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(argv) == 0 and main(argv) == 2  # then: done; and a third is refused (no --overwrite)
+
+
+def test_compare_reads_predictions_only_inside_each_run_folder(model, tmp_path, capsys):
+    outside = _file(tmp_path / "secret.jsonl", b'{"id": "SECRET-ID", "labels": [], "predicted": [], "lang": "zh"}\n')
+    runs = []
+    for name, rel in (("a", "../secret.jsonl"), ("b", str(outside))):
+        run = _copy_model(model, tmp_path / name)
+        m = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**m, "run": name, "predictions": rel}))
+        runs.append(str(run))
+    assert main(["compare", *runs, "--out", str(tmp_path / "c.md")]) == 0
+    text = (tmp_path / "c.md").read_text() + capsys.readouterr().out
+    assert "SECRET-ID" not in text and "Not tested" in text
+
+
+def test_csv_output_neutralises_formulas(model, tmp_path):
+    import csv
+
+    d = tmp_path / "d"
+    d.mkdir()
+    texts = ['=HYPERLINK("http://evil.example","价格战")', "+1 研发投入", "-2 研发", "@SUM(A1)", "加大研发投入。"]
+    (d / "=doc.txt").write_text("\n\n".join(texts), encoding="utf-8")
+    out = tmp_path / "o.csv"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["text"] for r in rows] == ["'" + t for t in texts[:4]] + [texts[4]]
+    assert all(not r[k].startswith(("=", "+", "-", "@")) for r in rows for k in ("doc_id", "source", "text"))
+
+
+def test_one_broken_installed_model_does_not_break_the_listing(model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("POLICYTHEME_HOME", str(tmp_path / "home"))
+    home = tmp_path / "home" / "models"
+    _copy_model(model, home / "good")
+    broken = _copy_model(model, home / "broken")
+    (broken / "metrics.json").write_text(json.dumps({"macro_f1": "high", "data": []}))
+    worse = _copy_model(model, home / "worse")
+    (worse / "metrics.json").write_text("{")
+    card = json.loads((broken / "model/model.json").read_text())
+    (broken / "model/model.json").write_text(json.dumps({**card, "provenance": {"data": "x"}}))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("good", "broken", "worse")) and "damaged" in out
+
+
+def test_a_run_name_with_dollars_is_text_in_the_report(model, tmp_path):
+    a = _copy_model(model, tmp_path / "a")
+    b = _edited_run(tmp_path, model, "b", {"run": "$x^$"})
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "report.html")]) == 0
+    assert "$x^$" in (tmp_path / "report.html").read_text()
+
+
+def test_bad_table_rows_lose_no_good_rows(model, tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    rows = [f"第{i}段 加大研发投入。" for i in range(3_100)]
+    lines = ["id,text"] + [f"r{i},{t}" for i, t in enumerate(rows)]
+    lines[5] = "r4,too,many,fields"  # one row of extra fields
+    raw = "\n".join(lines).encode("utf-8").split(b"\n")
+    raw[3_001] = b"r3000,\xff\xfe bad bytes"  # invalid UTF-8 at row 3,001
+    (d / "t.csv").write_bytes(b"\n".join(raw) + b"\n")
+    nested = "[" * 100_000 + "]" * 100_000
+    (d / "n.jsonl").write_text("\n".join(['{"text": "价格战一"}', '{"text": ' + nested + "}", '{"text": "价格战二"}']))
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    texts = [r["text"] for r in read_rows(out)]
+    assert texts[:2] == ["价格战一", "价格战二"]  # the nested line is skipped, the rest of its file kept
+    assert len(texts) == 2 + 3_100 - 2 and rows[4] not in texts and rows[3_000] not in texts
+    errors = [json.loads(x)["path"] for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
+    assert sorted(errors) == sorted([f"{d / 'n.jsonl'}:2", f"{d / 't.csv'}:6", f"{d / 't.csv'}:3002"]), errors
