@@ -168,10 +168,8 @@ class TfidfModel(ThemeModel):
         if self.params["cues"]:
             if getattr(self, "keywords_", None) is None:
                 self.keywords_ = KeywordModel(self.labels, partial=True)  # your own themes: no cues, count 0
-            counts = [[len(m) for m in self.keywords_.matches(t)] for t in pieces]
-            blocks.append(
-                sp.csr_matrix(np.asarray(counts, dtype=np.float32).reshape(len(pieces), -1) * self.params["cues"])
-            )
+            counts = self.keywords_.counts(pieces)  # as many as ``matches`` finds, all pieces at once
+            blocks.append(sp.csr_matrix(counts.astype(np.float32) * self.params["cues"]))
         return sp.hstack(blocks, format="csr")
 
     def pieces(self, texts: list[str]) -> tuple[list[str], np.ndarray | None]:
