@@ -31,13 +31,25 @@ class CharNgramTfidf:
         self.n_features = len(vec.vocabulary_)
         self.idf = vec.idf_.astype(np.float32) if vec.use_idf else None
         self.sublinear, self.norm = vec.sublinear_tf, vec.norm
-        alphabet = sorted({c for term in vec.vocabulary_ for c in term})
+        alphabet = sorted(set("".join(vec.vocabulary_)))
         self.base = len(alphabet) + 1  # 0 stands for a character the vocabulary never saw
         self.lut = np.zeros(0x110000, dtype=np.int64)
         self.lut[[ord(c) for c in alphabet]] = np.arange(1, self.base)
-        keys = np.fromiter((self._key(t) for t in vec.vocabulary_), dtype=np.int64, count=self.n_features)
+        terms = list(vec.vocabulary_)
         cols = np.fromiter(vec.vocabulary_.values(), dtype=np.int64, count=self.n_features)
-        self.index, self.cols = pd.Index(keys), cols
+        self.index, self.cols = pd.Index(self._keys(terms)), cols
+
+    def _keys(self, terms: list[str]) -> np.ndarray:
+        """``_key`` of every term, computed by length groups with numpy (a vocabulary has 10^5 terms)."""
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        codes = self.lut[np.frombuffer("".join(terms).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+        first = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        keys = np.zeros(len(terms), dtype=np.int64)
+        for n in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == n)
+            for k in range(n):  # Horner's rule, one character position at a time
+                keys[rows] = keys[rows] * self.base + codes[first[rows] + k]
+        return keys
 
     @staticmethod
     def supports(vec) -> bool:
@@ -51,7 +63,7 @@ class CharNgramTfidf:
         )
         if not (fitted and simple):
             return False
-        alphabet = {c for term in vec.vocabulary_ for c in term}
+        alphabet = set("".join(vec.vocabulary_))
         return (len(alphabet) + 1) ** vec.ngram_range[1] < _MAX_KEY
 
     def _key(self, term: str) -> int:
