@@ -32,6 +32,7 @@ class ThemeModel:
     kind: str = ""
     defaults: dict = {}  # every parameter a model takes, with its default
     choices: dict = {}  # parameters with a fixed set of values: name -> allowed values
+    score_in_processes = False  # labeling may fork processes that each score whole chunks (CPU-only models)
 
     def __init__(self, labels: Sequence[str], **params):
         self.labels = list(labels)

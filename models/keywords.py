@@ -168,6 +168,7 @@ class CueCounter:
 
 class KeywordModel(ThemeModel):
     kind = "keywords"
+    score_in_processes = True  # numpy and scipy on the CPU: one process per core scales
     # lexicon: a file of cues (None: the project's own); partial: themes without cues never match (else an error)
     defaults = {"lexicon": None, "partial": False, "seed": 0}
 

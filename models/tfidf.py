@@ -45,6 +45,7 @@ class TfidfModel(ThemeModel):
     """Shared TF-IDF features, one binary classifier per theme."""
 
     kind = "tfidf"
+    score_in_processes = True  # numpy and scipy on the CPU: one process per core scales
     defaults = {
         "classifier": "logreg",
         "C": 4.0,
