@@ -117,9 +117,21 @@ def local_workers(model: ThemeModel, workers: int) -> int:
 _WORKER_MODEL: ThemeModel | None = None  # the model a scoring process uses (set before the processes fork)
 
 
-def _quiet_worker() -> None:
-    """A scoring process leaves Ctrl-C to the labeler, which stops it (no traceback from each process)."""
+def _start_worker(inherited: tuple[int, ...]) -> None:
+    """In a new scoring process: close its copies of the labeler's files (the output's lock: a killed labeler
+    must leave its output free at once), leave Ctrl-C to the labeler, which stops the pool, and end when the
+    labeler is gone (killed, it cannot stop the pool)."""
+    for fd in inherited:
+        os.close(fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="policytheme-orphan-watch", daemon=True).start()
 
 
 def _score_texts(texts: list[str]) -> np.ndarray:
@@ -127,20 +139,24 @@ def _score_texts(texts: list[str]) -> np.ndarray:
     return _WORKER_MODEL.score(_WORKER_MODEL.prepare(texts))
 
 
-def local_engine(model: ThemeModel, stream: Iterator, size: int, workers: int = 1) -> Iterator[tuple]:
+def local_engine(
+    model: ThemeModel, stream: Iterator, size: int, workers: int = 1, inherited: tuple[int, ...] = ()
+) -> Iterator[tuple]:
     """(rows, scores, errors, cursor) per chunk, in order. A background thread reads the next chunks; with
     ``workers`` == 1 it also prepares them (features, tokens) while this thread scores, with more, that many
     forked processes each prepare and score whole chunks, ``workers`` + 1 chunks in flight at most. A chunk's
     scores do not depend on where it was scored, so the output is the same byte for byte.
 
-    The processes are forked here, before any thread of the run starts; call it before starting threads."""
+    The processes are forked here, before any thread of the run starts; call it before starting threads.
+    ``inherited``: descriptors the processes close at once (the output's lock)."""
     pool = None
     if workers > 1:
         import multiprocessing
 
         global _WORKER_MODEL
         _WORKER_MODEL = model  # inherited by the forked processes, not pickled
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_quiet_worker)
+        fork = multiprocessing.get_context("fork")
+        pool = ProcessPoolExecutor(workers, fork, initializer=_start_worker, initargs=(inherited,))
         for f in [pool.submit(time.sleep, 0.05) for _ in range(workers)]:
             f.result()  # every process forked now (the pool forks lazily)
     return _local_results(model, stream, size, pool, workers)
@@ -236,13 +252,14 @@ def label_corpus(
         "evidence": evidence,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    with OutputLock(out):
+    with OutputLock(out) as lock:
         store = PartStore(out, loaded.labels, identity)
         state = store.begin(overwrite)
         if state == "fresh" and unreadable:  # folders that could not be searched: in the error list
             store.add_errors([{"file": -1, "path": p, "error": f"{p}: {r}"} for p, r in unreadable])
         if state != "done":
-            _run(store, loaded, folder, files, batch_size or loaded.chunk_size(), engine, workers, progress)
+            size = batch_size or loaded.chunk_size()
+            _run(store, loaded, folder, files, size, engine, workers, progress, (lock.fd,))
     m = store.manifest
     errors = [{"path": e["path"], "error": e["error"]} for e in m["errors"]]
     return LabelSummary(
@@ -266,6 +283,7 @@ def _run(
     engine: str,
     workers: int,
     progress: bool,
+    inherited: tuple[int, ...] = (),
 ) -> None:
     sizes = np.array([f["bytes"] for f in store.identity["inputs"]], dtype=np.int64)
     done_bytes = lambda cursor: int(sizes[: cursor[0]].sum())  # noqa: E731 - files wholly behind the cursor
@@ -274,7 +292,8 @@ def _run(
 
         scored = ray_engine(folder, files, store.cursor, size, workers)
     else:
-        scored = local_engine(model, read_stream(files, store.cursor), size, local_workers(model, workers))
+        stream = read_stream(files, store.cursor)
+        scored = local_engine(model, stream, size, local_workers(model, workers), inherited)
     bar = tqdm(
         total=int(sizes.sum()),
         initial=done_bytes(store.cursor),
