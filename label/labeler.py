@@ -155,6 +155,7 @@ def local_engine(
 
         global _WORKER_MODEL
         _WORKER_MODEL = model  # inherited by the forked processes, not pickled
+        model.score(model.prepare(["warm-up"]))  # lookup tables built once here, shared by the processes
         fork = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(workers, fork, initializer=_start_worker, initargs=(inherited,))
         for f in [pool.submit(time.sleep, 0.05) for _ in range(workers)]:
