@@ -16,12 +16,15 @@ so they write the same output.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
+import signal
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,9 +103,68 @@ def chunks(stream: Iterator[Paragraph | Skipped], size: int) -> Iterator[tuple[l
         yield rows, errors, cursor
 
 
-def local_engine(model: ThemeModel, stream: Iterator, size: int) -> Iterator[tuple]:
-    """(rows, scores, errors, cursor) per chunk; the next chunk is read and prepared in a background thread."""
-    ready: queue.Queue = queue.Queue(maxsize=2)
+def local_workers(model: ThemeModel, workers: int) -> int:
+    """Processes that score for the local engine: ``workers``, or with 0 one per CPU core this process may
+    use for a model that scores on the CPU in plain numpy and scipy (TF-IDF, keywords), else none (1)."""
+    if workers > 0:
+        return workers
+    if not model.score_in_processes or sys.platform == "win32":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores)
+
+
+_WORKER_MODEL: ThemeModel | None = None  # the model a scoring process uses (set before the processes fork)
+
+
+def _start_worker(inherited: tuple[int, ...]) -> None:
+    """In a new scoring process: close its copies of the labeler's files (the output's lock: a killed labeler
+    must leave its output free at once), leave Ctrl-C to the labeler, which stops the pool, and end when the
+    labeler is gone (killed, it cannot stop the pool)."""
+    for fd in inherited:
+        os.close(fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="policytheme-orphan-watch", daemon=True).start()
+
+
+def _score_texts(texts: list[str]) -> np.ndarray:
+    """In a scoring process: ``predict_proba`` of one chunk's paragraphs."""
+    return _WORKER_MODEL.score(_WORKER_MODEL.prepare(texts))
+
+
+def local_engine(
+    model: ThemeModel, stream: Iterator, size: int, workers: int = 1, inherited: tuple[int, ...] = ()
+) -> Iterator[tuple]:
+    """(rows, scores, errors, cursor) per chunk, in order. A background thread reads the next chunks; with
+    ``workers`` == 1 it also prepares them (features, tokens) while this thread scores, with more, that many
+    forked processes each prepare and score whole chunks, ``workers`` + 1 chunks in flight at most. A chunk's
+    scores do not depend on where it was scored, so the output is the same byte for byte.
+
+    The processes are forked here, before any thread of the run starts; call it before starting threads.
+    ``inherited``: descriptors the processes close at once (the output's lock)."""
+    pool = None
+    if workers > 1:
+        import multiprocessing
+
+        global _WORKER_MODEL
+        _WORKER_MODEL = model  # inherited by the forked processes, not pickled
+        model.score(model.prepare(["warm-up"]))  # lookup tables built once here, shared by the processes
+        fork = multiprocessing.get_context("fork")
+        pool = ProcessPoolExecutor(workers, fork, initializer=_start_worker, initargs=(inherited,))
+        for f in [pool.submit(time.sleep, 0.05) for _ in range(workers)]:
+            f.result()  # every process forked now (the pool forks lazily)
+    return _local_results(model, stream, size, pool, workers)
+
+
+def _local_results(model: ThemeModel, stream: Iterator, size: int, pool, workers: int) -> Iterator[tuple]:
+    ready: queue.Queue = queue.Queue(maxsize=2 if pool is None else workers + 1)
     stop = threading.Event()
     end = object()
 
@@ -119,7 +181,13 @@ def local_engine(model: ThemeModel, stream: Iterator, size: int) -> Iterator[tup
     def produce() -> None:
         try:
             for rows, errors, cursor in chunks(stream, size):
-                prepared = model.prepare([r.text for r in rows]) if rows else None  # a chunk of only errors
+                texts = [r.text for r in rows]
+                if not rows:  # a chunk of only errors
+                    prepared = None
+                elif pool is not None:
+                    prepared = pool.submit(_score_texts, texts)
+                else:
+                    prepared = model.prepare(texts)
                 if not offer((rows, prepared, errors, cursor)):
                     return
             offer(end)
@@ -133,10 +201,17 @@ def local_engine(model: ThemeModel, stream: Iterator, size: int) -> Iterator[tup
             if isinstance(item, BaseException):
                 raise item
             rows, prepared, errors, cursor = item
-            scores = model.score(prepared) if rows else np.zeros((0, len(model.labels)), dtype=np.float32)
+            if not rows:
+                scores = np.zeros((0, len(model.labels)), dtype=np.float32)
+            elif pool is not None:
+                scores = prepared.result()
+            else:
+                scores = model.score(prepared)
             yield rows, scores, errors, cursor
     finally:
         stop.set()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def label_corpus(
@@ -154,7 +229,9 @@ def label_corpus(
 
     Run again after an interruption, the same call continues where it stopped. ``batch_size`` paragraphs
     are committed at a time (0: 4,096; 16,384 for a transformer on a GPU, to keep it busy). ``workers`` is
-    the number of model replicas for the ray engine (0: one per GPU, else one per CPU).
+    the number of model replicas for the ray engine (0: one per GPU, else one per CPU), and for the local
+    engine the number of scoring processes (0: one per CPU core for TF-IDF and keyword models, else 1; the
+    output is the same for any number).
     """
     out = Path(out)
     if out.suffix.lower() not in FORMATS:
@@ -176,13 +253,14 @@ def label_corpus(
         "evidence": evidence,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    with OutputLock(out):
+    with OutputLock(out) as lock:
         store = PartStore(out, loaded.labels, identity)
         state = store.begin(overwrite)
         if state == "fresh" and unreadable:  # folders that could not be searched: in the error list
             store.add_errors([{"file": -1, "path": p, "error": f"{p}: {r}"} for p, r in unreadable])
         if state != "done":
-            _run(store, loaded, folder, files, batch_size or loaded.chunk_size(), engine, workers, progress)
+            size = batch_size or loaded.chunk_size()
+            _run(store, loaded, folder, files, size, engine, workers, progress, (lock.fd,))
     m = store.manifest
     errors = [{"path": e["path"], "error": e["error"]} for e in m["errors"]]
     return LabelSummary(
@@ -206,9 +284,17 @@ def _run(
     engine: str,
     workers: int,
     progress: bool,
+    inherited: tuple[int, ...] = (),
 ) -> None:
     sizes = np.array([f["bytes"] for f in store.identity["inputs"]], dtype=np.int64)
     done_bytes = lambda cursor: int(sizes[: cursor[0]].sum())  # noqa: E731 - files wholly behind the cursor
+    if engine == "ray":
+        from policytheme.label.ray_engine import ray_engine
+
+        scored = ray_engine(folder, files, store.cursor, size, workers)
+    else:
+        stream = read_stream(files, store.cursor)
+        scored = local_engine(model, stream, size, local_workers(model, workers), inherited)
     bar = tqdm(
         total=int(sizes.sum()),
         initial=done_bytes(store.cursor),
@@ -217,12 +303,6 @@ def _run(
         disable=not progress,
         dynamic_ncols=True,
     )
-    if engine == "ray":
-        from policytheme.label.ray_engine import ray_engine
-
-        scored = ray_engine(folder, files, store.cursor, size, workers)
-    else:
-        scored = local_engine(model, read_stream(files, store.cursor), size)
     started = last = time.perf_counter()
     labeled = 0
     pending: deque = deque()  # commits handed to the writer thread, oldest first
@@ -257,7 +337,13 @@ def _run(
             )
             raise DataError([f"{where}: no paragraphs to label{why}"])
         bar.update(bar.total - bar.n)
+        scored.close()  # the scoring processes end here, so their peak memory is known
         store.manifest["peak_memory"] = peak_memory()  # of the process that finished the run
+        if engine == "local" and local_workers(model, workers) > 1:
+            import resource
+
+            children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+            store.manifest["peak_memory"]["worker_rss_bytes"] = children  # the largest scoring process
         store.finish()
     finally:
         writer.shutdown(wait=True, cancel_futures=True)  # a commit under way completes; queued ones are dropped

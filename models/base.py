@@ -40,6 +40,7 @@ class ThemeModel:
     defaults: dict = {}  # every parameter a model takes, with its default
     choices: dict = {}  # parameters with a fixed set of values: name -> allowed values
     bounds: dict = {}  # name -> (test, what it must be), e.g. {"C": (lambda v: v > 0, "> 0")}
+    score_in_processes = False  # labeling may fork processes that each score whole chunks (CPU-only models)
 
     # Fitted state every model has (a model kind adds its own weights, declared in its class):
     thresholds_: np.ndarray  # per theme, the score at which it is decided (tune; 0.5 until tuned)

@@ -18,6 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 _MAX_KEY = 2**62  # n-gram keys are int64
+_DIRECT_MAX = 2**25  # entries of the direct table for unigrams and bigrams (int32: at most 128 MiB)
 
 
 class CharNgramTfidf:
@@ -31,13 +32,32 @@ class CharNgramTfidf:
         self.n_features = len(vec.vocabulary_)
         self.idf = vec.idf_.astype(np.float32) if vec.use_idf else None
         self.sublinear, self.norm = vec.sublinear_tf, vec.norm
-        alphabet = sorted({c for term in vec.vocabulary_ for c in term})
+        alphabet = sorted(set("".join(vec.vocabulary_)))
         self.base = len(alphabet) + 1  # 0 stands for a character the vocabulary never saw
         self.lut = np.zeros(0x110000, dtype=np.int64)
         self.lut[[ord(c) for c in alphabet]] = np.arange(1, self.base)
-        keys = np.fromiter((self._key(t) for t in vec.vocabulary_), dtype=np.int64, count=self.n_features)
+        terms = list(vec.vocabulary_)
         cols = np.fromiter(vec.vocabulary_.values(), dtype=np.int64, count=self.n_features)
+        keys = self._keys(terms)
         self.index, self.cols = pd.Index(keys), cols
+        # unigram and bigram keys (all below base**2) straight to their column, when that table is small
+        self.direct = None
+        if self.base**2 <= _DIRECT_MAX:
+            self.direct = np.full(self.base**2, -1, dtype=np.int32)
+            short = keys < self.base**2
+            self.direct[keys[short]] = cols[short]
+
+    def _keys(self, terms: list[str]) -> np.ndarray:
+        """``_key`` of every term, computed by length groups with numpy (a vocabulary has 10^5 terms)."""
+        lengths = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+        codes = self.lut[np.frombuffer("".join(terms).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
+        first = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        keys = np.zeros(len(terms), dtype=np.int64)
+        for n in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == n)
+            for k in range(n):  # Horner's rule, one character position at a time
+                keys[rows] = keys[rows] * self.base + codes[first[rows] + k]
+        return keys
 
     @staticmethod
     def supports(vec) -> bool:
@@ -51,7 +71,7 @@ class CharNgramTfidf:
         )
         if not (fitted and simple):
             return False
-        alphabet = {c for term in vec.vocabulary_ for c in term}
+        alphabet = set("".join(vec.vocabulary_))
         return (len(alphabet) + 1) ** vec.ngram_range[1] < _MAX_KEY
 
     def _key(self, term: str) -> int:
@@ -90,10 +110,15 @@ class CharNgramTfidf:
             if n < self.min_n:
                 continue
             start = np.flatnonzero((word_at[:m] == word_at[n - 1 : n - 1 + m]) & (low > 0))
-            pos = self.index.get_indexer(key[start])
-            hit = pos >= 0
+            if n <= 2 and self.direct is not None:  # short n-grams: one array lookup instead of a hash probe
+                col = self.direct[key[start]]
+                hit = col >= 0
+                cols.append(col[hit].astype(np.int64))
+            else:
+                pos = self.index.get_indexer(key[start])
+                hit = pos >= 0
+                cols.append(self.cols[pos[hit]])
             rows.append(doc_of_word[word_at[start[hit]]])
-            cols.append(self.cols[pos[hit]])
         r, c = np.concatenate(rows), np.concatenate(cols)
         x = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=shape)
         x.sum_duplicates()

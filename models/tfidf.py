@@ -12,6 +12,7 @@ loaded with an explicit allow-list of types, never pickle.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class TfidfModel(ThemeModel):
     """Shared TF-IDF features, one binary classifier per theme."""
 
     kind = "tfidf"
+    score_in_processes = True  # numpy and scipy on the CPU: one process per core scales
     defaults = {
         "classifier": "logreg",
         "C": 4.0,
@@ -182,10 +184,8 @@ class TfidfModel(ThemeModel):
         if self.params["cues"]:
             if getattr(self, "keywords_", None) is None:
                 self.keywords_ = KeywordModel(self.labels, partial=True)  # your own themes: no cues, count 0
-            counts = [[len(m) for m in self.keywords_.matches(t)] for t in pieces]
-            blocks.append(
-                sp.csr_matrix(np.asarray(counts, dtype=np.float32).reshape(len(pieces), -1) * self.params["cues"])
-            )
+            counts = self.keywords_.counts(pieces)  # as many as ``matches`` finds, all pieces at once
+            blocks.append(sp.csr_matrix(counts.astype(np.float32) * self.params["cues"]))
         return sp.hstack(blocks, format="csr")
 
     def pieces(self, texts: list[str]) -> tuple[list[str], np.ndarray | None]:
@@ -275,7 +275,7 @@ class TfidfModel(ThemeModel):
             "estimators": self.estimators_,
             "constant": self.constant_,
         }
-        import skops.io as sio  # slow to import (~2 s): only when saving or loading
+        sio = _skops_io()
 
         for vec in vectorizers:
             del vec.vocabulary_
@@ -289,7 +289,7 @@ class TfidfModel(ThemeModel):
         path = directory / WEIGHTS_FILE
         if not path.is_file():
             raise ModelError(f"{directory}: missing {WEIGHTS_FILE}")
-        import skops.io as sio
+        sio = _skops_io()
 
         try:
             untrusted = set(sio.get_untrusted_types(file=path))
@@ -311,7 +311,29 @@ class TfidfModel(ThemeModel):
         )
         self.fast_ = self.names_ = self.keywords_ = None
         for (_, vec), terms in zip(self.vectorizer_.transformer_list, state["terms"]):
-            vec.vocabulary_ = {str(t): i for i, t in enumerate(terms)}
+            vec.vocabulary_ = dict(zip(terms.tolist(), range(len(terms))))
+
+
+def _skops_io():
+    """``skops.io``, imported only when saving or loading, and without importing torch.
+
+    skops lists scikit-learn's estimators by walking every scikit-learn package, and the walk imports the
+    torch adapter of ``sklearn.externals.array_api_compat``, so torch itself (3-4 s, several hundred MiB)
+    whenever it is installed. A TF-IDF model needs none of it: while skops is imported, torch counts as
+    absent (the walk skips a package that fails to import), as on an installation without torch. A
+    process that already imported torch keeps it."""
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io as sio
+
+        return sio
+    sys.modules["torch"] = None  # ``import torch`` raises ImportError meanwhile
+    try:
+        import skops.io as sio
+    finally:
+        del sys.modules["torch"]
+        for name in [m for m in sys.modules if m.startswith("sklearn.externals.array_api_compat.torch")]:
+            del sys.modules[name]  # a half-imported adapter must not stand in for the real one later
+    return sio
 
 
 def _linear_weights(clf) -> np.ndarray:

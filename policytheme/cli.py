@@ -507,7 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output or unfinished run")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="ray: scale out on a Ray cluster")
-    p.add_argument("--workers", type=int, default=0, help="ray: model replicas (default: one per GPU, else CPU)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="scoring processes (default: one per CPU core for TF-IDF and keyword models; ray: model replicas, "
+        "one per GPU, else CPU)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_label)
 
