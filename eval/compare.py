@@ -89,12 +89,20 @@ def _number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _undefined(v: dict) -> bool:
+    """A theme with no positive in the scored paragraphs and none predicted: its F1 is undefined (None)."""
+    return v.get("f1") is None and v.get("support") == 0
+
+
 def _check_metrics(f: Path, m: dict) -> None:
     """DataError naming the field, for a metrics file whose figures are not numbers where they must be."""
     if not _number(m["macro_f1"]):
         raise DataError([f"{f}: 'macro_f1' must be a number, got {type(m['macro_f1']).__name__}"])
     per = m["per_label"]
-    if not isinstance(per, dict) or not all(isinstance(v, dict) and _number(v.get("f1")) for v in per.values()):
+    ok = isinstance(per, dict) and all(
+        isinstance(v, dict) and (_undefined(v) or _number(v.get("f1"))) for v in per.values()
+    )
+    if not ok:
         raise DataError([f"{f}: 'per_label' must map each theme to its figures (an 'f1' number each)"])
     if "run" in m and not isinstance(m["run"], str):
         raise DataError([f"{f}: 'run' must be a string"])

@@ -138,3 +138,20 @@ def test_different_data_sets_get_separate_boards(tmp_path):
     assert names == ["data/corpus.jsonl", "real-dev.jsonl"]
     text = compare([a])
     assert "### corpus (test split)" in text and "### real-dev," in text
+
+
+def test_a_theme_absent_from_a_board_is_undefined_not_a_damaged_file(tmp_path):
+    """A slice of a test split (one genre, say) may hold no paragraph of a theme: its F1 is None, and compare
+    shows the board rather than refusing the file."""
+    a = fake_run(tmp_path, "a", _flip(0.1, 1))
+    b = fake_run(tmp_path, "b", _flip(0.2, 2))
+    for run in (a, b):
+        m = json.loads((run / "metrics.json").read_text())
+        m["per_label"]["price_competition"].update(f1=None, precision=None, recall=None, support=0)
+        (run / "metrics.json").write_text(json.dumps(m))
+    out = tmp_path / "c.md"
+    assert main(["compare", str(a), str(b), "--out", str(out)]) == 0
+    assert "| a |" in out.read_text()
+    m["per_label"]["price_competition"]["support"] = 3  # None where there were positives: damaged
+    (b / "metrics.json").write_text(json.dumps(m))
+    assert main(["compare", str(a), str(b), "--out", str(out)]) == 2
