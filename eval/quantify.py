@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 METHODS = ("acc", "pacc", "cc")
-DEFAULT_METHOD = "acc"  # chosen by eval/benchmarks/quantification.py (README: "Theme shares")
+DEFAULT_METHOD = "acc"  # chosen by eval/benchmarks/quantification.py (docs/commands.md: summarize)
 MIN_PARAGRAPHS = 10  # fewer: a share, but no interval (it would span most of [0, 1])
 MIN_SEPARATION = 0.1  # tpr - fpr (or the score gap) below this: the model cannot tell the theme apart
 N_BOOT = 1000

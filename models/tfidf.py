@@ -51,14 +51,14 @@ class TfidfModel(ThemeModel):
         "C": 4.0,
         "alpha": 0.3,
         "char_ngrams": [1, 4],
-        "word_ngrams": [],  # e.g. [1, 2]; none by default: measured on real paragraphs (README)
+        "word_ngrams": [],  # e.g. [1, 2]; none by default: measured on real paragraphs (docs/quality.md)
         "min_df": 2,
         "max_features": 200_000,
         "clauses": True,  # score each clause, keep the maximum (models/clauses.py); measured in the README
-        "whole": False,  # with clauses, score the whole paragraph too, as one more piece (README: not the default)
+        "whole": False,  # with clauses, score the whole paragraph too, as one more piece (docs/quality.md: not the default)
         "clause_fit": False,  # with clauses, refit each theme on clauses as well (refit_on_clauses; README)
         "clause_fit_min": 0.3,  # clause_fit: a positive paragraph's clauses scoring this high count as positives
-        "lead_weight": 1.0,  # training weight of the first --data file's paragraphs against the others' (README)
+        "lead_weight": 1.0,  # training weight of the first --data file's paragraphs against the others. (docs/quality.md)
         "cues": 0.3,  # > 0: the keyword method's cue counts per theme as features, at this scale (0: none)
         "seed": 0,
     }
@@ -153,7 +153,7 @@ class TfidfModel(ThemeModel):
         scored. Every clause of a paragraph without the theme is a negative; of a paragraph with it, the
         clause the paragraph-level fit scores highest is a positive, and so is any other clause scoring at
         least ``clause_fit_min``; its remaining clauses are left out. Clauses weigh as their paragraph.
-        Measured by cross-validation on real paragraphs (README)."""
+        Measured by cross-validation on real paragraphs (docs/quality.md)."""
         pieces, owner = explode(texts)
         xc = self.features(pieces)
         for j, clf in enumerate(self.estimators_):

@@ -26,7 +26,7 @@ from policytheme.data.records import DEFAULT_DATA, file_sha256
 from policytheme.models.folders import FolderError, ModelCard, RunFolder, model_dir, read_json, write_file
 
 # The default model: the best model on real paragraphs that labels over 1,000 paragraphs/s on 2 CPU cores
-# (README: "The default model"). Trained on the default data with these settings.
+# (docs/quality.md). Trained on the default data with these settings.
 DEFAULT_MODEL = {"model": "tfidf-logreg", "params": {}}
 
 
