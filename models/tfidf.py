@@ -54,11 +54,11 @@ class TfidfModel(ThemeModel):
         "word_ngrams": [],  # e.g. [1, 2]; none by default: measured on real paragraphs (docs/quality.md)
         "min_df": 2,
         "max_features": 200_000,
-        "clauses": True,  # score each clause, keep the maximum (models/clauses.py); measured in the README
-        "whole": False,  # with clauses, score the whole paragraph too, as one more piece (docs/quality.md: not the default)
-        "clause_fit": False,  # with clauses, refit each theme on clauses as well (refit_on_clauses; README)
+        "clauses": True,  # score each clause, keep the maximum (models/clauses.py); measured: docs/quality.md
+        "whole": False,  # with clauses, score the whole paragraph too, as one more piece (docs/quality.md)
+        "clause_fit": False,  # with clauses, refit each theme on clauses as well (refit_on_clauses; docs/quality.md)
         "clause_fit_min": 0.3,  # clause_fit: a positive paragraph's clauses scoring this high count as positives
-        "lead_weight": 1.0,  # training weight of the first --data file's paragraphs against the others. (docs/quality.md)
+        "lead_weight": 1.0,  # weight of the first --data file's paragraphs against the others' (docs/quality.md)
         "cues": 0.3,  # > 0: the keyword method's cue counts per theme as features, at this scale (0: none)
         "seed": 0,
     }
