@@ -14,7 +14,6 @@ back to a parent would loop), and a file reached twice is read once.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policytheme.data.formats import FORMAT_SUFFIXES, MAX_TEXT_CHARS, extract
-from policytheme.data.records import DataError
+from policytheme.data.records import DataError, read_jsonl
 from policytheme.data.segment import segment, split_paragraphs
 
 __all__ = [
@@ -250,25 +249,8 @@ def _table_records(path: Path) -> Iterator[tuple[str, int, dict | str]]:
     """(where, row number, record) per row; a row that is not a JSON object comes as a reason string."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with open(path, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                where = f"{path}:{lineno}"
-                try:
-                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-                except UnicodeDecodeError as e:
-                    yield where, lineno, f"invalid UTF-8 at byte {e.start}"
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    yield where, lineno, f"invalid JSON: {e.msg}"
-                    continue
-                except RecursionError:
-                    yield where, lineno, "JSON nested too deeply"
-                    continue
-                yield where, lineno, rec if isinstance(rec, dict) else "expected a JSON object"
+        for where, lineno, rec, problem in read_jsonl(path):
+            yield where, lineno, problem or (rec if isinstance(rec, dict) else "expected a JSON object")
         return
     if suffix == ".csv":
         yield from _csv_records(path)

@@ -143,21 +143,33 @@ def write_examples(examples: Iterable[Example], path: str | Path) -> None:
             f.write(json.dumps(ex.to_dict(), ensure_ascii=False) + "\n")
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, object]]:
+def read_jsonl(path: str | Path) -> Iterator[tuple[str, int, object, str | None]]:
+    """(``file:line``, line number, parsed value, problem) per non-blank line of a JSONL file; ``problem``
+    says why a line cannot be read (invalid UTF-8, invalid JSON, nested too deeply; its value is then None),
+    and the lines after it still come: the one JSONL reader of labeled files and documents."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             where = f"{path}:{lineno}"
             try:
                 line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as e:
-                yield where, f"invalid UTF-8 at byte {e.start}"
+                yield where, lineno, None, f"invalid UTF-8 at byte {e.start}"
                 continue
             if not line.strip():
                 continue
             try:
-                yield where, json.loads(line)
+                yield where, lineno, json.loads(line), None
             except json.JSONDecodeError as e:
-                yield where, f"invalid JSON: {e.msg} (column {e.colno})"
+                yield where, lineno, None, f"invalid JSON: {e.msg} (column {e.colno})"
+            except RecursionError:
+                yield where, lineno, None, "JSON nested too deeply"
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, object]]:
+    for where, _, rec, problem in read_jsonl(path):
+        if problem is None and not isinstance(rec, dict):  # a string here would read as a reason
+            problem = f"expected a JSON object, got {type(rec).__name__}"
+        yield where, problem or rec
 
 
 def _table_rows(path: Path, csv: bool) -> Iterator[tuple[str, object]]:

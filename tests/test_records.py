@@ -95,3 +95,16 @@ def test_missing_file_and_unknown_format(tmp_path):
     assert "no such file" in _problems(tmp_path / "nope.jsonl")[0]
     (tmp_path / "x.txt").write_text("hi")
     assert "unsupported format" in _problems(tmp_path / "x.txt")[0]
+
+
+def test_one_jsonl_reader_for_labeled_files_and_documents(tmp_path):
+    """A JSON string on a line is not taken for a reason; each unreadable line names itself, the rest come."""
+    from policytheme.data.records import read_jsonl
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "t", "labels": []}\n"just a string"\n\xff\n' + b"[" * 100_000 + b"\n")
+    got = [(lineno, problem) for _, lineno, _, problem in read_jsonl(path)]
+    assert got == [(1, None), (2, None), (3, "invalid UTF-8 at byte 0"), (4, "JSON nested too deeply")]
+    with pytest.raises(DataError) as e:
+        read_examples(path)
+    assert "x.jsonl:2: expected a JSON object, got str" in str(e.value) and "x.jsonl:4: JSON nested" in str(e.value)
