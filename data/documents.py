@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 TABLE_SUFFIXES = {".jsonl", ".csv", ".parquet"}
+TABLE_BATCH_BYTES = 16 * 2**20  # a Parquet file is read this many (uncompressed) bytes of rows at a time
 SUFFIXES = FORMAT_SUFFIXES | TABLE_SUFFIXES
 
 
@@ -263,7 +264,16 @@ def _table_records(path: Path) -> Iterator[tuple[str, int, dict | str]]:
         raise DataError([f"{path}: cannot read Parquet ({str(e).splitlines()[0]})"]) from None
     _require_text(path, pf.schema_arrow.names)
     row = 0
-    for batch in pf.iter_batches(batch_size=2048):
+    meta = pf.metadata
+    raw_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    per_row = raw_bytes / max(1, meta.num_rows)  # dictionary-encoded repeats make this an underestimate...
+    if meta.num_rows:  # ...so the first row's text is measured too
+        first = next(pf.iter_batches(batch_size=1, columns=["text"])).column(0)
+        per_row = max(per_row, first.nbytes)
+    batch_rows = max(1, min(2048, int(TABLE_BATCH_BYTES // max(per_row, 1))))  # long rows: a few at a time
+    for batch in pf.iter_batches(
+        batch_size=batch_rows, columns=[c for c in ("id", "text") if c in pf.schema_arrow.names]
+    ):
         for rec in batch.to_pylist():
             row += 1
             yield f"{path}:row {row}", row, rec

@@ -83,24 +83,79 @@ def _is_output(path: Path, out: Path) -> bool:
     return path == out or beside or out.with_name(out.name + ".parts") in path.parents
 
 
-def chunks(stream: Iterator[Paragraph | Skipped], size: int) -> Iterator[tuple[list[Paragraph], list[dict], Cursor]]:
-    """Groups of ``size`` paragraphs, each with the errors met while reading it and the cursor after it."""
+CHUNK_CHARS = 1_000_000  # characters a chunk holds at most (besides its paragraph count): memory by characters
+GROUP_CHARS = 200_000  # characters prepared for scoring at once
+PIECE_CHARS = 50_000  # a longer paragraph is scored in windows of this many characters, its score the maximum
+
+
+def chunks(
+    stream: Iterator[Paragraph | Skipped], size: int, max_chars: int = CHUNK_CHARS
+) -> Iterator[tuple[list[Paragraph], list[dict], Cursor]]:
+    """Groups of ``size`` paragraphs or ``max_chars`` characters, whichever comes first (a longer paragraph
+    is a group of its own), each with the errors met while reading it and the cursor after it."""
     rows: list[Paragraph] = []
     errors: list[dict] = []
     cursor: Cursor | None = None
+    chars = 0
     for item in stream:
         if isinstance(item, Skipped):
             errors.append({"file": item.file, "path": item.path, "error": item.error})
             if item.ends_file:
                 cursor = (item.file + 1, 0)
             continue
-        rows.append(item)
-        cursor = item.after()
-        if len(rows) >= size:
+        if rows and chars + len(item.text) > max_chars:
             yield rows, errors, cursor
-            rows, errors = [], []
+            rows, errors, chars = [], [], 0
+        rows.append(item)
+        chars += len(item.text)
+        cursor = item.after()
+        if len(rows) >= size or chars >= max_chars:
+            yield rows, errors, cursor
+            rows, errors, chars = [], [], 0
     if rows or errors:
         yield rows, errors, cursor
+
+
+def windows(texts: list[str], limit: int = PIECE_CHARS) -> tuple[list[str], np.ndarray | None]:
+    """The texts a model scores: each paragraph, or a paragraph over ``limit`` characters cut into windows of
+    ``limit`` (what a model holds while scoring one is then bounded too); the owner of each window, or None
+    when nothing was cut."""
+    if all(len(t) <= limit for t in texts):
+        return texts, None
+    pieces, owner = [], []
+    for i, t in enumerate(texts):
+        for a in range(0, max(len(t), 1), limit):
+            pieces.append(t[a : a + limit])
+            owner.append(i)
+    return pieces, np.asarray(owner)
+
+
+def prepare_rows(model: ThemeModel, texts: list[str], group_chars: int = GROUP_CHARS):
+    """What ``score_rows`` scores: the texts (windows of long paragraphs) prepared ``group_chars`` characters
+    at a time, since preparing (a vectorizer's n-gram lists, a tokenizer's ids) holds several bytes per
+    character until it is done, while what it returns is compact."""
+    pieces, owner = windows(texts)
+    if sum(map(len, pieces)) <= group_chars:
+        return [model.prepare(pieces)], owner, len(texts)
+    groups, start, chars = [], 0, 0
+    for i, t in enumerate(pieces):
+        if chars and chars + len(t) > group_chars:
+            groups.append(model.prepare(pieces[start:i]))
+            start, chars = i, 0
+        chars += len(t)
+    groups.append(model.prepare(pieces[start:]))
+    return groups, owner, len(texts)
+
+
+def score_rows(model: ThemeModel, prepared) -> np.ndarray:
+    """Scores per paragraph: a paragraph cut into windows scores each theme as its best window does."""
+    groups, owner, n = prepared
+    scores = np.concatenate([np.asarray(model.score(g)) for g in groups]) if len(groups) > 1 else model.score(groups[0])
+    if owner is None:
+        return scores
+    out = np.zeros((n, scores.shape[1]), dtype=scores.dtype)
+    np.maximum.at(out, owner, scores)
+    return out
 
 
 def local_workers(model: ThemeModel, workers: int) -> int:
@@ -136,7 +191,7 @@ def _start_worker(inherited: tuple[int, ...]) -> None:
 
 def _score_texts(texts: list[str]) -> np.ndarray:
     """In a scoring process: ``predict_proba`` of one chunk's paragraphs."""
-    return _WORKER_MODEL.score(_WORKER_MODEL.prepare(texts))
+    return score_rows(_WORKER_MODEL, prepare_rows(_WORKER_MODEL, texts))
 
 
 def local_engine(
@@ -187,7 +242,7 @@ def _local_results(model: ThemeModel, stream: Iterator, size: int, pool, workers
                 elif pool is not None:
                     prepared = pool.submit(_score_texts, texts)
                 else:
-                    prepared = model.prepare(texts)
+                    prepared = prepare_rows(model, texts)
                 if not offer((rows, prepared, errors, cursor)):
                     return
             offer(end)
@@ -206,7 +261,7 @@ def _local_results(model: ThemeModel, stream: Iterator, size: int, pool, workers
             elif pool is not None:
                 scores = prepared.result()
             else:
-                scores = model.score(prepared)
+                scores = score_rows(model, prepared)
             yield rows, scores, errors, cursor
     finally:
         stop.set()
@@ -322,7 +377,7 @@ def _run(
         for rows, scores, errors, cursor in scored:
             now = time.perf_counter()
             on = model.decide(scores, [r.text for r in rows])
-            ev = model.explain([r.text for r in rows]) if store.evidence and rows else None
+            ev = model.explain([r.text[:PIECE_CHARS] for r in rows]) if store.evidence and rows else None
             commit = writer.submit(store.commit, rows, scores, on, cursor, errors, now - last, ev)
             pending.append((commit, cursor, len(rows)))
             last = now

@@ -12,6 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import policytheme.data.formats
@@ -563,3 +564,25 @@ def test_bad_table_rows_lose_no_good_rows(model, tmp_path):
     assert len(texts) == 2 + 3_100 - 2 and rows[4] not in texts and rows[3_000] not in texts
     errors = [json.loads(x)["path"] for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
     assert sorted(errors) == sorted([f"{d / 'n.jsonl'}:2", f"{d / 't.csv'}:6", f"{d / 't.csv'}:3002"]), errors
+
+
+def test_label_holds_chunks_by_characters_and_scores_long_paragraphs_in_windows(model, tmp_path, monkeypatch):
+    import policytheme.label.labeler as labeler
+    from policytheme.label.stream import Paragraph as P
+    from policytheme.models import load_model
+
+    stream = [P(0, i, "d", i, "s", 0, n, "研" * n) for i, n in enumerate([10, 10, 2_000, 10, 5_000, 10])]
+    sizes = [sum(len(r.text) for r in rows) for rows, _, _ in labeler.chunks(iter(stream), 4_096, max_chars=1_000)]
+    assert sizes == [20, 2_000, 10, 5_000, 10]  # a long paragraph alone; never two past the budget together
+
+    m = load_model(model)
+    long = "企业陷入价格战，利润下滑。" + "中性文字" * 30_000 + "加大研发投入，突破核心技术。"
+    rows = [P(0, 0, "d", 0, "s", 0, len(long), long), P(0, 1, "d", 1, "s", 0, 7, "加大研发投入。")]
+    seen = []
+    real_prepare = m.prepare
+    monkeypatch.setattr(m, "prepare", lambda texts: seen.append(sum(map(len, texts))) or real_prepare(texts))
+    scores = labeler.score_rows(m, labeler.prepare_rows(m, [r.text for r in rows], group_chars=60_000))
+    assert max(seen) <= 60_000  # never more than a group's characters prepared at once
+    windows = [long[a : a + labeler.PIECE_CHARS] for a in range(0, len(long), labeler.PIECE_CHARS)]
+    assert np.allclose(scores[0], m.predict_proba(windows).max(axis=0), atol=1e-6)
+    assert np.allclose(scores[1], m.predict_proba(["加大研发投入。"])[0], atol=1e-6)
