@@ -52,6 +52,8 @@ def edges(mods: dict[str, ast.Module]) -> set[tuple[str, str]]:
 
 def stage(module: str) -> str:
     parts = module.split(".")
+    if parts[1:2] == ["files"]:
+        return "files (ground)"
     return parts[1] if len(parts) > 1 and parts[1] in STAGES else "policytheme (top)"
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from policytheme.eval.quantify import QUANTIFICATION
-from policytheme.models.folders import RunFolder, read_json
+from policytheme.files import read_json
+from policytheme.models.folders import RunFolder
 
 INTENDED_USE = (
     "Labeling paragraphs of industrial-policy documents (government work reports, plans, State Council "

@@ -18,7 +18,7 @@ from policytheme.data.records import DataError
 from policytheme.eval.leaderboard import Board, build_board, legend, table
 from policytheme.eval.report import write_report
 from policytheme.eval.tables import Collection, curve_table, cv_table
-from policytheme.models.folders import read_json, write_file
+from policytheme.files import read_json, write_file
 
 EXTRA_FILES = ("curve.json", "cv.json")
 

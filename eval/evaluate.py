@@ -19,8 +19,9 @@ from policytheme.data.splits import Source, assign_splits, run_sources
 from policytheme.eval.calibration import theme_curves
 from policytheme.eval.errors import confident_errors
 from policytheme.eval.metrics import evaluate_arrays
+from policytheme.files import write_file, write_json
 from policytheme.models import ThemeModel, load_model
-from policytheme.models.folders import RunFolder, write_file, write_json
+from policytheme.models.folders import RunFolder
 
 
 def evaluate_model(

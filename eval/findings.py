@@ -25,7 +25,7 @@ import pandas as pd
 
 from policytheme.eval.plots import DPI, STYLE, Colors, plt
 from policytheme.eval.report import CSS, _img
-from policytheme.models.folders import write_file
+from policytheme.files import write_file
 
 MAX_GROUPS = 40  # bars and heat-map rows beyond this are the largest groups only
 MAX_PANELS = 12

@@ -15,7 +15,7 @@ from pathlib import Path
 from policytheme.eval.leaderboard import SAME, Board, Cell, legend, table
 from policytheme.eval.plots import Colors, curve_figure, cv_figure, pr_figure, reliability_figure, scores_figure
 from policytheme.eval.tables import Collection, curve_table, cv_table
-from policytheme.models.folders import write_file
+from policytheme.files import write_file
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Micro Hei",

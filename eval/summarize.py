@@ -22,7 +22,7 @@ import pandas as pd
 
 from policytheme.data.records import DataError
 from policytheme.eval.quantify import DEFAULT_METHOD, METHODS, N_BOOT, QUANTIFICATION, Rates, estimate
-from policytheme.models.folders import read_json, write_file
+from policytheme.files import read_json, write_file
 
 OUTPUTS = (".csv", ".jsonl", ".parquet", ".html")
 PLOTS = (".png", ".svg")

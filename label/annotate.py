@@ -31,9 +31,9 @@ import numpy as np
 
 from policytheme.data.documents import iter_documents
 from policytheme.data.records import DataError
+from policytheme.files import write_file
 from policytheme.models import load_model
 from policytheme.models.active import pick, vectors
-from policytheme.models.folders import write_file
 
 PAGE = Path(__file__).with_name("annotate.html")
 _CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -15,20 +15,17 @@ of the first.
 from __future__ import annotations
 
 import csv
-import errno
-import fcntl
 import io
 import json
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import numpy as np
 
 from policytheme.data.records import DataError
+from policytheme.files import FolderError, exclusive, write_file
 from policytheme.label.stream import Paragraph
-from policytheme.models.folders import write_file
 
 FORMATS = (".jsonl", ".csv", ".parquet")
 
@@ -38,60 +35,28 @@ class OutputError(DataError):
 
 
 class OutputLock:
-    """``with OutputLock(out):`` the only run writing ``out``; OutputError naming the other run otherwise.
-
-    The lock is ``fcntl.flock`` on ``.OUT.lock``: released by the system when its process ends (a killed run
-    leaves no stale lock), and the file is removed by the run that held it.
-    """
+    """``with OutputLock(out):`` the only run writing ``out`` (``policytheme.files.exclusive``: ``.OUT.lock``
+    beside it, released by the system when its process ends); OutputError naming the other run otherwise."""
 
     def __init__(self, out: Path):
-        self.path = out.with_name(f".{out.name}.lock")
-        self.out = out
-        self.fd: int | None = None
+        self.out = Path(out)
+        self.path = self.out.with_name(f".{self.out.name}.lock")
+        self._held = None
+        self.fd: int | None = None  # the lock's descriptor, which forked scoring processes close
 
     def __enter__(self) -> OutputLock:
-        while True:
-            try:  # never through a symbolic link planted at the lock's name (its target would be truncated)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-            except OSError as e:
-                why = "is a symbolic link" if e.errno == errno.ELOOP else e.strerror
-                raise OutputError([f"{self.path}: {why}; remove it"]) from None
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-                os.close(fd)
-                raise OutputError([f"{self.path}: not a lock file of ours (a special file or a hard link); remove it"])
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as e:
-                os.close(fd)
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise OutputError(
-                    [f"{self.out}: another run is writing it (pid {self._holder()}); wait for it"]
-                ) from None
-            try:  # the holder before us may have removed the file after we opened it: lock the one in place
-                same = st.st_ino == os.stat(self.path, follow_symlinks=False).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self.fd = fd
+        held = exclusive(self.out)
+        try:
+            self.fd = held.__enter__()
+        except FolderError as e:
+            raise OutputError([str(e)]) from None
+        self._held = held
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            self.path.unlink(missing_ok=True)
-            os.close(self.fd)
-            self.fd = None
-
-    def _holder(self) -> str:
-        try:
-            return self.path.read_text().strip() or "?"
-        except OSError:
-            return "?"
+        if self._held is not None:
+            self._held.__exit__(None, None, None)
+            self._held, self.fd = None, None
 
 
 def _schema(labels: list[str], evidence: bool = False):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from policytheme.files import FolderError
 from policytheme.models.base import ModelError, ThemeModel
-from policytheme.models.folders import FolderError, ModelCard, model_dir
+from policytheme.models.folders import ModelCard, model_dir
 from policytheme.models.keywords import KeywordModel
 from policytheme.models.tfidf import TfidfModel, baseline
 from policytheme.models.transformer import DEFAULT_BACKBONE, TransformerModel

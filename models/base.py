@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from policytheme.models.folders import FolderError, ModelCard
+from policytheme.files import FolderError
+from policytheme.models.folders import ModelCard
 from policytheme.models.scripts import script_of
 from policytheme.models.thresholds import tune_thresholds
 

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from policytheme.data.records import DEFAULT_DATA, DataError
+from policytheme.files import write_json
 from policytheme.models import DEFAULT_BACKBONE, MODELS, FolderError
-from policytheme.models.folders import write_json
 
 EXIT_BAD_INPUT = 2
 

@@ -23,7 +23,8 @@ from importlib import metadata
 from pathlib import Path
 
 from policytheme.data.records import DEFAULT_DATA, file_sha256
-from policytheme.models.folders import FolderError, ModelCard, RunFolder, model_dir, read_json, write_file
+from policytheme.files import FolderError, read_json, write_file
+from policytheme.models.folders import ModelCard, RunFolder, model_dir
 
 # The default model: the best model on real paragraphs that labels over 1,000 paragraphs/s on 2 CPU cores
 # (docs/quality.md). Trained on the default data with these settings.
@@ -137,7 +138,7 @@ def build_default(progress: bool = True, rebuild: bool = False) -> Path:
 def install(run: str | Path, name: str, overwrite: bool = False) -> Path:
     """Copy a run folder into :func:`home` under ``name`` (with a model card), for ``--model NAME``."""
     from policytheme.eval.card import model_card
-    from policytheme.models.folders import staged
+    from policytheme.files import staged
 
     folder = RunFolder.open(run)
     target = home() / name

@@ -13,7 +13,7 @@ from policytheme.eval.card import model_card
 from policytheme.eval.evaluate import default_predictions, evaluate_model, write_evaluation
 from policytheme.eval.leaderboard import KEYWORDS
 from policytheme.eval.quantify import QUANTIFICATION, Rates
-from policytheme.models.folders import write_file, write_json
+from policytheme.files import write_file, write_json
 from policytheme.train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
 
 

@@ -486,11 +486,11 @@ def test_overwrite_never_removes_the_working_directory(tmp_path, monkeypatch, ca
 
 
 def test_a_second_train_into_one_out_is_refused(tmp_path, capsys):
-    from policytheme.models.folders import folder_lock
+    from policytheme.files import exclusive
 
     out = tmp_path / "r"
     argv = ["train", "--model", "tfidf-nb", "--data", str(_tiny(tmp_path)), "--out", str(out), "--n-boot", "5"]
-    with folder_lock(out):  # another train is writing it
+    with exclusive(out):  # another train is writing it
         assert main(argv) == 2
     assert f"another run is writing it (pid {os.getpid()})" in capsys.readouterr().err
     assert not out.exists()
