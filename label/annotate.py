@@ -32,6 +32,7 @@ import numpy as np
 
 from policytheme.data.documents import iter_documents
 from policytheme.data.records import DataError
+from policytheme.data.segment import strip_invisible
 from policytheme.models import load_model
 from policytheme.models.active import pick, vectors
 from policytheme.models.folders import write_file
@@ -204,7 +205,7 @@ class Session:
         m = load_model(model)
         known = [j for j, t in enumerate(self.themes) if t in m.labels]
         if known:
-            s = m.predict_proba([p.text for p in self.paragraphs])
+            s = m.predict_proba([strip_invisible(p.text) for p in self.paragraphs])
             for j in known:
                 self.scores[:, j] = s[:, m.labels.index(self.themes[j])]
                 self.thresholds[j] = m.thresholds_[m.labels.index(self.themes[j])]

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from policytheme.data.documents import find_inputs
 from policytheme.data.records import DataError
+from policytheme.data.segment import strip_invisible
 from policytheme.label.parts import FORMATS, OutputLock, PartStore
 from policytheme.label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
 from policytheme.models import ThemeModel, load_model, model_dir
@@ -131,7 +132,7 @@ def prepare_rows(model: ThemeModel, rows: list[Paragraph], group_chars: int = GR
     """What ``score_rows`` scores: the texts (windows of long paragraphs) prepared ``group_chars`` characters
     at a time, since preparing (a vectorizer's n-gram lists, a tokenizer's ids) holds several bytes per
     character until it is done, while what it returns is compact."""
-    texts, owner = windows([r.text for r in rows])
+    texts, owner = windows([strip_invisible(r.text) for r in rows])
     if sum(map(len, texts)) <= group_chars:
         return [model.prepare(texts)], owner, len(rows)
     groups, start, chars = [], 0, 0
@@ -297,7 +298,11 @@ def _run(
         for rows, scores, errors, cursor in scored:
             now = time.perf_counter()
             on = model.decide(scores)
-            ev = model.explain([r.text[:PIECE_CHARS] for r in rows]) if store.evidence and rows else None
+            ev = (
+                model.explain([strip_invisible(r.text[:PIECE_CHARS]) for r in rows])
+                if store.evidence and rows
+                else None
+            )
             commit = writer.submit(store.commit, rows, scores, on, cursor, errors, now - last, ev)
             pending.append((commit, cursor, len(rows)))
             last = now

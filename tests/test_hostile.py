@@ -586,3 +586,22 @@ def test_label_holds_chunks_by_characters_and_scores_long_paragraphs_in_windows(
     windows = [long[a : a + labeler.PIECE_CHARS] for a in range(0, len(long), labeler.PIECE_CHARS)]
     assert np.allclose(scores[0], m.predict_proba(windows).max(axis=0), atol=1e-6)
     assert np.allclose(scores[1], m.predict_proba(["加大研发投入。"])[0], atol=1e-6)
+
+
+def test_zero_width_characters_do_not_change_what_a_paragraph_scores(model, tmp_path):
+    from policytheme.api import load
+
+    zw = "加\u200b大\u200c研\u200d发\u2060投\ufeff入，突破核心技术。"
+    clean = "加大研发投入，突破核心技术。"
+    m = load(str(model))
+    got = m.label([zw, clean])
+    score_cols = [c for c in got.columns if c not in ("text", "labels")]
+    assert np.allclose(got.iloc[0][score_cols].astype(float), got.iloc[1][score_cols].astype(float))
+    assert got["text"][0] == zw  # the text written out is the text read
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.txt").write_text(zw + "\n\n" + clean, encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    rows = read_rows(out)
+    assert rows[0]["scores"] == rows[1]["scores"] and rows[0]["text"] == zw
