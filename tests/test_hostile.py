@@ -605,3 +605,15 @@ def test_zero_width_characters_do_not_change_what_a_paragraph_scores(model, tmp_
     assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
     rows = read_rows(out)
     assert rows[0]["scores"] == rows[1]["scores"] and rows[0]["text"] == zw
+
+
+def test_temporary_files_of_a_killed_run_are_removed_on_the_next(model, tmp_path):
+    out = tmp_path / "o.jsonl"
+    argv = ["label", "--model", str(model), str(_docs(tmp_path / "d")), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    stale = [tmp_path / ".o.jsonl.manifest.json.999999.tmp", tmp_path / ".o.jsonl.999999.tmp"]
+    for f in stale:
+        f.write_text("{")  # a kill between writing and renaming
+    keep = _file(tmp_path / ".other.jsonl.1.tmp")  # another output's: not ours to remove
+    assert main([*argv, "--overwrite"]) == 0
+    assert not any(f.exists() for f in stale) and keep.exists()
