@@ -617,3 +617,14 @@ def test_temporary_files_of_a_killed_run_are_removed_on_the_next(model, tmp_path
     keep = _file(tmp_path / ".other.jsonl.1.tmp")  # another output's: not ours to remove
     assert main([*argv, "--overwrite"]) == 0
     assert not any(f.exists() for f in stale) and keep.exists()
+
+
+def test_html_nested_too_deep_is_an_error_entry_not_silence(model, tmp_path):
+    d = _docs(tmp_path / "d")
+    body = "<div>" * 5_000 + "<p>企业陷入价格战，利润下滑，加大研发投入。</p>" + "</div>" * 5_000
+    (d / "deep.html").write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    errors = [json.loads(x) for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
+    assert len(errors) == 1 and "nested 5,003 elements deep" in errors[0]["error"]
+    assert len(read_rows(out)) == 2  # the other document is labeled
