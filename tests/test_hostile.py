@@ -628,3 +628,14 @@ def test_html_nested_too_deep_is_an_error_entry_not_silence(model, tmp_path):
     errors = [json.loads(x) for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
     assert len(errors) == 1 and "nested 5,003 elements deep" in errors[0]["error"]
     assert len(read_rows(out)) == 2  # the other document is labeled
+
+
+def test_the_readmes_data_paths_work_outside_the_repository(tmp_path, monkeypatch):
+    from policytheme.data.records import DEFAULT_DATA
+    from policytheme.train.run import data_paths
+
+    monkeypatch.chdir(tmp_path)
+    assert data_paths(["data/real.jsonl", "mine.jsonl"]) == [DEFAULT_DATA[0], "mine.jsonl"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "real.jsonl").write_text("")
+    assert data_paths(["data/real.jsonl"]) == ["data/real.jsonl"]  # a file of the user's own comes first
