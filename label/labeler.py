@@ -86,6 +86,15 @@ GROUP_CHARS = 200_000  # characters prepared for scoring at once
 PIECE_CHARS = 50_000  # a longer paragraph is scored in windows of this many characters, its score the maximum
 
 
+def _earlier_output(path: Path) -> bool:
+    """A file another ``policytheme label`` wrote (it has its manifest beside it), or that one's error list:
+    never read as a document when the output went into the input folder."""
+    if path.with_name(path.name + ".manifest.json").is_file():
+        return True
+    base = path.name.removesuffix(".errors.jsonl")
+    return base != path.name and path.with_name(base + ".manifest.json").is_file()
+
+
 def chunks(
     stream: Iterator[Paragraph | Skipped], size: int, max_chars: int = CHUNK_CHARS
 ) -> Iterator[tuple[list[Paragraph], list[dict], Cursor]]:
@@ -222,7 +231,7 @@ def label_corpus(
     folder = model_dir(model)
     loaded = load_model(folder)  # before anything is written: a model that cannot load leaves nothing behind
     found, unreadable = find_inputs(inputs)
-    files = [f for f in found if not _is_output(f, out)]
+    files = [f for f in found if not _is_output(f, out) and not _earlier_output(f)]
     if not files:
         problems = [f"{path}: {reason}" for path, reason in unreadable]
         raise DataError(problems or [f"{' '.join(inputs)}: no documents to label besides the output itself"])

@@ -639,3 +639,14 @@ def test_the_readmes_data_paths_work_outside_the_repository(tmp_path, monkeypatc
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "real.jsonl").write_text("")
     assert data_paths(["data/real.jsonl"]) == ["data/real.jsonl"]  # a file of the user's own comes first
+
+
+def test_an_earlier_output_inside_the_input_folder_is_not_labeled_again(model, tmp_path):
+    d = _docs(tmp_path / "d")
+    (d / "b.txt").write_text("坏文件", encoding="utf-8")
+    first = d / "old-labels.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(first), "--quiet"]) == 0
+    first.with_name("old-labels.jsonl.errors.jsonl").write_text('{"path": "x", "error": "y"}\n')
+    out = tmp_path / "new.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    assert {r["doc_id"] for r in read_rows(out)} == {str(d / "a.txt"), str(d / "b.txt")}
