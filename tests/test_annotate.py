@@ -376,6 +376,12 @@ def test_a_days_work_in_chromium_mixed_languages_retrain_undo_and_a_foreign_orig
                 [url, body],
             )
             assert out.read_bytes() == before  # nothing saved from another origin
+
+            proc.send_signal(signal.SIGINT)  # the server stops: the page says so, and that nothing was saved
+            proc.communicate(timeout=30)
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.getElementById('msg').textContent.includes('NOT SAVED')")
+            assert "not running" in page.inner_text("#msg")
             browser.close()
     finally:
         proc.send_signal(signal.SIGINT)
