@@ -241,12 +241,43 @@ def read_html(path: Path, encoding: str | None = None) -> Extracted:
     except Exception as e:  # noqa: BLE001 - any parser failure is this file's problem
         raise DataError([f"{path}: cannot read HTML ({_reason(e)})"]) from None
     if root is None:
+        depth = _html_depth(source if isinstance(source, str) else data.decode("utf-8", "replace"))
+        if depth > MAX_HTML_DEPTH:  # the parser gives up past this depth, and the page would look empty
+            raise DataError([f"{path}: HTML nested {depth:,} elements deep (readable up to {MAX_HTML_DEPTH})"])
         return Extracted("", None)
     out: list[str] = []
     for main in root.iter("main"):
         _render(main, out)
     lines = (ln.strip() for ln in "".join(out).split("\n"))
     return Extracted("\n".join(ln for ln in lines if ln), None)
+
+
+MAX_HTML_DEPTH = 255  # libxml2's default limit on element depth
+
+
+def _html_depth(text: str) -> int:
+    """The deepest nesting of elements in an HTML page (void elements do not nest)."""
+    from html.parser import HTMLParser
+
+    void = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    class Depth(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth = self.deepest = 0
+
+        def handle_starttag(self, tag, attrs) -> None:
+            if tag not in void:
+                self.depth += 1
+                self.deepest = max(self.deepest, self.depth)
+
+        def handle_endtag(self, tag) -> None:
+            if tag not in void:
+                self.depth = max(0, self.depth - 1)
+
+    parser = Depth()
+    parser.feed(text)
+    return parser.deepest
 
 
 def _render(el, out: list[str]) -> None:

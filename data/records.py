@@ -54,14 +54,11 @@ class Example:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "text": self.text,
-            "labels": self.labels,
-            "lang": self.lang,
-            "doc_id": self.doc_id,
-            **self.extra,
-        }
+        """The row as written; a row read without ``lang`` (``und``) is written without it, so it reads back."""
+        row = {"id": self.id, "text": self.text, "labels": self.labels, "lang": self.lang, "doc_id": self.doc_id}
+        if self.lang == "und":
+            del row["lang"]
+        return {**row, **self.extra}
 
 
 _THEME_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -244,3 +244,14 @@ def segment(text: str, wrapped: bool | None = None) -> list[tuple[str, int, int]
 def split_paragraphs(text: str, wrapped: bool | None = None) -> list[str]:
     """The paragraphs of ``text`` (see :func:`segment`), without their offsets."""
     return [p for p, _, _ in segment(text, wrapped)]
+
+
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without zero-width characters (zero-width space, joiners, word joiner, byte-order mark, soft
+    hyphen), which split a phrase for a model without changing what a reader sees: 研\u200b发投入 scores as
+    研发投入. Applied to what is scored only, never to the text written out. NFKC is not applied: on the
+    shipped test splits it changes 12 of 1,814 paragraphs' labels, while this changes none (README)."""
+    return _ZERO_WIDTH.sub("", text) if _ZERO_WIDTH.search(text) else text

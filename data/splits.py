@@ -93,8 +93,18 @@ def read_sources(
 def data_paths(data: str | list[str] | None) -> list[str]:
     """The labeled files of a run's ``data`` (one path in runs written before several were allowed; none:
     the default data)."""
-    paths = [str(p) for p in ([data] if isinstance(data, (str, Path)) else data or [])]
+    paths = [shipped(str(p)) for p in ([data] if isinstance(data, (str, Path)) else data or [])]
     return paths or list(DEFAULT_DATA)
+
+
+def shipped(path: str) -> str:
+    """``data/NAME`` that is not there relative to the working directory but is one of the shipped data files
+    names that file (so the README's ``--data data/real.jsonl`` works outside the repository too)."""
+    p = Path(path)
+    if p.exists() or len(p.parts) != 2 or p.parts[0] != "data":
+        return path
+    candidate = Path(DEFAULT_DATA[0]).parent / p.name
+    return str(candidate) if candidate.is_file() and candidate.suffix == ".jsonl" else path
 
 
 def run_sources(config, labels: list[str]) -> list[Source]:

@@ -22,6 +22,7 @@ import re
 import secrets
 import threading
 import webbrowser
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,7 @@ import numpy as np
 
 from policytheme.data.documents import iter_documents
 from policytheme.data.records import DataError
+from policytheme.data.segment import strip_invisible
 from policytheme.files import write_file
 from policytheme.models import load_model
 from policytheme.models.active import pick, vectors
@@ -39,6 +41,42 @@ PAGE = Path(__file__).with_name("annotate.html")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MAX_BODY = 64 * 1024  # an answer is an id and a few theme ids; anything larger is refused unread
 TOKEN_HEADER = "X-Policytheme-Token"
+
+
+_SENTENCE_END = re.compile(r"[。！？；.!?;:：]\s*$")
+_WORD_CHAR = re.compile(r"[A-Za-z0-9\u00c0-\u024f'-]")
+
+
+def is_heading(text: str) -> bool:
+    """A bare heading or closing line ("Conclusion", "Thank you.", "一、总体要求"): short, or short of a
+    sentence without a sentence's end."""
+    t = text.strip()
+    return len(t) < 25 or (len(t) < 60 and not _SENTENCE_END.search(t))
+
+
+def readable(text: str, phrases: list[str]) -> list[str]:
+    """Evidence a reader recognises: a fragment inside a Latin-script word grows to the whole word(s)
+    ("ately · Stat" -> "immediately · State"); fragments of punctuation or one character are dropped."""
+    out: list[str] = []
+    for ph in phrases:
+        at = text.find(ph)
+        if at >= 0:
+            a, b = at, at + len(ph)
+            while a > 0 and _WORD_CHAR.match(text[a - 1]) and _WORD_CHAR.match(text[a]):
+                a -= 1
+            while b < len(text) and _WORD_CHAR.match(text[b]) and _WORD_CHAR.match(text[b - 1]):
+                b += 1
+            ph = text[a:b]
+        ph = ph.strip(" \t，。、；：,.;:“”\"'（）()")
+        if sum(c.isalnum() for c in ph) >= 2 and ph not in out:
+            out.append(ph)
+    return out
+
+
+def guess_lang(text: str) -> str | None:
+    """'zh' for mostly Chinese; else None (a Latin-script paragraph may be English, German or French: the row
+    then has no ``lang``, which training and retraining accept)."""
+    return "zh" if len(_CJK.findall(text)) > 0.3 * max(1, len(text)) else None
 
 
 class Refused(Exception):
@@ -167,7 +205,7 @@ class Session:
         m = load_model(model)
         known = [j for j, t in enumerate(self.themes) if t in m.labels]
         if known:
-            s = m.predict_proba([p.text for p in self.paragraphs])
+            s = m.predict_proba([strip_invisible(p.text) for p in self.paragraphs])
             for j in known:
                 self.scores[:, j] = s[:, m.labels.index(self.themes[j])]
                 self.thresholds[j] = m.thresholds_[m.labels.index(self.themes[j])]
@@ -179,13 +217,26 @@ class Session:
             done = set(self.answers) | {e["id"] for e in self.events if e["action"] == "skip"}
             candidates = np.array([i for i, p in enumerate(self.paragraphs) if p.id not in done], dtype=np.int64)
             seen = [self.index[e["id"]] for e in self.events if e["id"] in self.index]
+            if self.model is None and len(candidates):
+                candidates = self._cold(candidates, seen)
             chosen = pick(self.scores, self.thresholds, self.vecs, candidates, seen)
             return self.item(chosen[0]) if chosen else None
+
+    def _cold(self, candidates: np.ndarray, seen: list[int]) -> np.ndarray:
+        """Without a model: paragraphs that are not bare headings, from the documents seen least so far (so
+        the first answers spread over the documents, and a train split can be drawn from them)."""
+        body = np.array([i for i in candidates if not is_heading(self.paragraphs[i].text)], dtype=np.int64)
+        body = body if len(body) else candidates
+        per_doc = Counter(self.paragraphs[i].doc_id for i in seen)
+        least = min(per_doc[self.paragraphs[i].doc_id] for i in body)
+        return np.array([i for i in body if per_doc[self.paragraphs[i].doc_id] == least], dtype=np.int64)
 
     def item(self, i: int) -> dict:
         p = self.paragraphs[i]
         near = [q for q in self.paragraphs[max(0, i - 2) : i + 3] if q.doc_id == p.doc_id and q.id != p.id]
-        evidence = self.model.explain([p.text])[0] if self.model is not None else {}
+        suggestion = [t for t, s, th in zip(self.themes, self.scores[i], self.thresholds) if s >= th]
+        suggestion = suggestion if self.model is not None else []
+        evidence = self.model.explain([p.text])[0] if suggestion else {}
         return {
             "id": p.id,
             "doc_id": p.doc_id,
@@ -194,10 +245,9 @@ class Session:
             "before": [q.text for q in near if q.paragraph < p.paragraph],
             "after": [q.text for q in near if q.paragraph > p.paragraph],
             "scores": {t: round(float(s), 3) for t, s in zip(self.themes, self.scores[i])},
-            "suggestion": [t for t, s, th in zip(self.themes, self.scores[i], self.thresholds) if s >= th]
-            if self.model is not None
-            else [],
-            "evidence": {t: evidence.get(t, []) for t in self.themes},
+            "thresholds": {t: round(float(th), 3) for t, th in zip(self.themes, self.thresholds)},
+            "suggestion": suggestion,
+            "evidence": {t: readable(p.text, evidence.get(t, [])) if t in suggestion else [] for t in self.themes},
         }
 
     def _known(self, pid) -> str:
@@ -216,8 +266,9 @@ class Session:
             raise DataError(["'labels' names a theme twice"])
         p = self.paragraphs[self.index[pid]]
         row = {"id": p.id, "doc_id": p.doc_id, "paragraph": p.paragraph, "text": p.text, "labels": labels}
-        if len(_CJK.findall(p.text)) > 0.3 * max(1, len(p.text)):
-            row["lang"] = "zh"
+        lang = guess_lang(p.text)
+        if lang:
+            row["lang"] = lang
         with self.lock:
             if pid in self.answers:
                 raise DataError([f"{pid}: already answered (undo it first)"])
@@ -243,11 +294,15 @@ class Session:
             if not self.events:
                 return {**self.state(), "undone": None}
             last = self.events.pop()
+            previous = None
             if last["action"] == "answer":
-                self.answers.pop(last["id"], None)
+                previous = self.answers.pop(last["id"], {}).get("labels")
                 self._rewrite(self.answers)
             write_file(self.log, "".join(json.dumps(e) + "\n" for e in self.events))
-            return {**self.state(), "undone": last}
+            item = self.item(self.index[last["id"]]) if last["id"] in self.index else None
+            if item is not None and previous is not None:
+                item["previous"] = previous  # the page shows the answer given, not the model's suggestion
+            return {**self.state(), "undone": last, "item": item}
 
     def state(self) -> dict:
         counts = {t: sum(t in r["labels"] for r in self.answers.values()) for t in self.themes}
@@ -356,6 +411,11 @@ def handler(session: Session):
                         self._json(session.state())
                     elif self.path == "/api/next":
                         self._json({"item": session.next(), "state": session.state()})
+                    elif self.path.startswith("/api/item?id="):  # the same paragraph, scored by the newest model
+                        from urllib.parse import unquote
+
+                        pid = session._known(unquote(self.path.split("=", 1)[1]))
+                        self._json({"item": session.item(session.index[pid]), "state": session.state()})
                     else:
                         raise Refused(404, "not found")
                     return

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from policytheme.data.documents import find_inputs
 from policytheme.data.records import DataError
+from policytheme.data.segment import strip_invisible
 from policytheme.label.parts import FORMATS, OutputLock, PartStore
 from policytheme.label.stream import Cursor, Paragraph, Skipped, input_identity, read_stream
 from policytheme.models import ThemeModel, load_model, model_dir
@@ -88,6 +89,15 @@ GROUP_CHARS = 200_000  # characters prepared for scoring at once
 PIECE_CHARS = 50_000  # a longer paragraph is scored in windows of this many characters, its score the maximum
 
 
+def _earlier_output(path: Path) -> bool:
+    """A file another ``policytheme label`` wrote (it has its manifest beside it), or that one's error list:
+    never read as a document when the output went into the input folder."""
+    if path.with_name(path.name + ".manifest.json").is_file():
+        return True
+    base = path.name.removesuffix(".errors.jsonl")
+    return base != path.name and path.with_name(base + ".manifest.json").is_file()
+
+
 def chunks(
     stream: Iterator[Paragraph | Skipped], size: int, max_chars: int = CHUNK_CHARS
 ) -> Iterator[tuple[list[Paragraph], list[dict], Cursor]]:
@@ -134,7 +144,7 @@ def prepare_rows(model: ThemeModel, texts: list[str], group_chars: int = GROUP_C
     """What ``score_rows`` scores: the texts (windows of long paragraphs) prepared ``group_chars`` characters
     at a time, since preparing (a vectorizer's n-gram lists, a tokenizer's ids) holds several bytes per
     character until it is done, while what it returns is compact."""
-    pieces, owner = windows(texts)
+    pieces, owner = windows([strip_invisible(t) for t in texts])
     if sum(map(len, pieces)) <= group_chars:
         return [model.prepare(pieces)], owner, len(texts)
     groups, start, chars = [], 0, 0
@@ -298,7 +308,7 @@ def label_corpus(
     folder = model_dir(model)
     loaded = load_model(folder)  # before anything is written: a model that cannot load leaves nothing behind
     found, unreadable = find_inputs(inputs)
-    files = [f for f in found if not _is_output(f, out)]
+    files = [f for f in found if not _is_output(f, out) and not _earlier_output(f)]
     if not files:
         problems = [f"{path}: {reason}" for path, reason in unreadable]
         raise DataError(problems or [f"{' '.join(inputs)}: no documents to label besides the output itself"])
@@ -377,7 +387,11 @@ def _run(
         for rows, scores, errors, cursor in scored:
             now = time.perf_counter()
             on = model.decide(scores, [r.text for r in rows])
-            ev = model.explain([r.text[:PIECE_CHARS] for r in rows]) if store.evidence and rows else None
+            ev = (
+                model.explain([strip_invisible(r.text[:PIECE_CHARS]) for r in rows])
+                if store.evidence and rows
+                else None
+            )
             commit = writer.submit(store.commit, rows, scores, on, cursor, errors, now - last, ev)
             pending.append((commit, cursor, len(rows)))
             last = now

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import shutil
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +176,11 @@ class PartStore:
     def begin(self, overwrite: bool = False) -> str:
         """'fresh', 'resume' (parts of an interrupted run of the same job) or 'done' (the output is there).
 
-        Call it holding the output's lock: what an interrupted run left (a half-joined output) is removed."""
+        Call it holding the output's lock: what an interrupted run left (a half-joined output, temporary files of
+        the output and its manifest and error list) is removed."""
         self.partial.unlink(missing_ok=True)
+        for tmp in self.out.parent.glob(f".{glob_escape(self.out.name)}*.tmp"):  # killed between write and rename
+            tmp.unlink(missing_ok=True)
         if overwrite:  # the old output stays until the new one replaces it
             shutil.rmtree(self.dir, ignore_errors=True)
         if self.path.is_file():

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from policytheme.data.records import DataError
+from policytheme.data.segment import strip_invisible
 
 
 class Model:
@@ -53,7 +54,11 @@ class Model:
         """
         frame = _as_frame(texts)
         values = frame["text"].tolist()
-        scores = self._model.predict_proba(values) if values else np.zeros((0, len(self.labels)))
+        scores = (
+            self._model.predict_proba([strip_invisible(v) for v in values])
+            if values
+            else np.zeros((0, len(self.labels)))
+        )
         decided = self._model.decide(scores, values) if values else np.zeros((0, len(self.labels)), dtype=np.int8)
         out = frame.copy()
         out["labels"] = [[lab for lab, on in zip(self.labels, row) if on] for row in decided]

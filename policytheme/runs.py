@@ -139,7 +139,12 @@ def retrain_on_labels(labels: Path, codebook: str | None, work: Path, current: P
     held = [r for r in rows if int(hashlib.sha256(r.id.encode()).hexdigest(), 16) % 5 == 0]
     rest = [r for r in rows if r not in held]
     if len(rest) < 10:
-        raise DataError([f"{labels}: {len(rows)} answers; retraining needs at least 12"])
+        raise DataError(
+            [
+                f"{labels}: {len(rows)} answers, {len(rest)} of them to train on (one in five is held out to "
+                f"measure the gain); retraining needs at least 10 to train on"
+            ]
+        )
     for r in rest:
         r.extra["split"] = "train"  # every answer that is not held out trains
     work.mkdir(parents=True, exist_ok=True)

@@ -250,3 +250,139 @@ def test_same_port_on_restart_when_free(tmp_path):
     out = tmp_path / "l.jsonl"
     assert default_port(out) == default_port(tmp_path / "." / "l.jsonl") != default_port(tmp_path / "m.jsonl")
     assert 20_000 <= default_port(out) < 40_000
+
+
+# --- a day's work: mixed languages, undo, thresholds, readable evidence, cold start ---------------------------
+def _mixed_docs(folder: Path) -> Path:
+    folder.mkdir()
+    phrases = [p for group in PHRASES.values() for p in group]
+    zh = [f"{phrases[i % len(phrases)]} 这是第{i}段的说明文字，内容较为完整。" for i in range(20)]
+    en = [
+        f"Paragraph {i}: firms immediately cut prices below cost, and the State supports research and upgrading."
+        for i in range(20)
+    ]
+    (folder / "zh.txt").write_text("\n\n".join(["一、总体要求", *zh, "谢谢。"]), encoding="utf-8")
+    (folder / "en.txt").write_text("\n\n".join(["Conclusion", *en, "Thank you."]), encoding="utf-8")
+    return folder
+
+
+def test_retraining_works_on_a_mix_of_languages_and_says_what_it_needs(model, tmp_path):
+    from policytheme.runs import retrain_on_labels
+
+    docs, out = _mixed_docs(tmp_path / "docs"), tmp_path / "mine.jsonl"
+    codebook = tmp_path / "cb.json"
+    codebook.write_text(json.dumps({"labels": CODEBOOK}))
+    s = Session([str(docs)], out, None, CODEBOOK, retrain_every=0)
+    for k in range(30):
+        it = s.next()
+        s.answer(it["id"], [CODEBOOK[k % 3]["id"]] if k % 4 else [])
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert {r.get("lang") for r in rows} == {"zh", None}  # English rows: no lang, never 'und'
+    new, report = retrain_on_labels(out, str(codebook), tmp_path / "work")
+    again, _ = retrain_on_labels(out, str(codebook), tmp_path / "work", current=new)  # and again, after a restart
+    assert report["labels"] + report["held_out"] == 30 and (again / "model" / "model.json").is_file()
+    few = write_jsonl(tmp_path / "few.jsonl", rows[:11])
+    with pytest.raises(Exception) as e:
+        retrain_on_labels(few, str(codebook), tmp_path / "w2")
+    assert "retraining needs at least 10 to train on" in str(e.value) and "11 answers" in str(e.value)
+
+
+def test_cold_start_spreads_over_documents_and_skips_headings(tmp_path):
+    from policytheme.label.annotate import is_heading
+
+    s = Session([str(_mixed_docs(tmp_path / "docs"))], tmp_path / "a.jsonl", None, CODEBOOK, retrain_every=0)
+    shown = []
+    for _ in range(14):
+        it = s.next()
+        shown.append(it)
+        s.answer(it["id"], [])
+    assert sum(it["doc_id"].endswith("zh.txt") for it in shown) == 7  # both documents, in turn
+    assert not any(is_heading(it["text"]) for it in shown)
+    assert is_heading("Conclusion") and is_heading("Thank you.") and is_heading("一、总体要求")
+    assert not is_heading(shown[0]["text"])
+
+
+def test_undo_restores_the_answer_thresholds_shown_evidence_readable(model, tmp_path):
+    from policytheme.label.annotate import readable
+
+    docs, out = _docs(tmp_path / "docs"), tmp_path / "a.jsonl"
+    s = Session([str(docs)], out, model, CODEBOOK, retrain_every=0)
+    it = s.next()
+    mine = [t for t in s.themes if t not in it["suggestion"]][:1]  # not what the model suggests
+    s.answer(it["id"], mine)
+    back = s.undo()["item"]
+    assert back["id"] == it["id"] and back["previous"] == mine
+    assert set(back["thresholds"]) == set(s.themes) and all(0 <= v <= 1 for v in back["thresholds"].values())
+    assert all(not back["evidence"][t] for t in s.themes if t not in back["suggestion"])  # only suggested themes
+    text = "Our suppliers must act immediately. State support, 以“综合整治内卷式竞争”为重点。"
+    assert readable(text, ["ately", "Stat", "uppl", "ust", "，以“", "综合整治内卷式竞争"]) == [
+        "immediately",
+        "State",
+        "suppliers",
+        "must",
+        "综合整治内卷式竞争",
+    ]
+
+
+@pytest.mark.skipif(BROWSER is None and not REQUIRED, reason="no Chromium (make test installs it)")
+def test_a_days_work_in_chromium_mixed_languages_retrain_undo_and_a_foreign_origin(tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    docs, out = _mixed_docs(tmp_path / "docs"), tmp_path / "mine.jsonl"
+    codebook = tmp_path / "cb.json"
+    codebook.write_text(json.dumps({"labels": CODEBOOK}))
+    cli = [sys.executable, "-c", CLI + "raise SystemExit(main(sys.argv[1:]))", "annotate", str(docs)]
+    cmd = [*cli, "--out", str(out), "--codebook", str(codebook), "--no-browser", "--retrain-every", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    url = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline()).group(0)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=BROWSER, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            _label(page, 30)  # by keyboard, both documents, cold start (no model for these themes yet)
+            rows = [json.loads(x) for x in out.read_text().splitlines()]
+            assert len(rows) == 30 and {r["doc_id"].rsplit("/", 1)[-1] for r in rows} == {"zh.txt", "en.txt"}
+            box = page.locator("#accept").bounding_box()
+            assert box["y"] + box["height"] <= 900  # Accept in view
+
+            page.keyboard.press("Backspace")  # undo: the answer comes back, selected as given
+            page.wait_for_function("document.getElementById('counts').textContent.includes('29 / 44')")
+            on = page.eval_on_selector_all(".theme.on", "els => els.map(e => e.dataset.theme)")
+            assert sorted(on) == sorted(rows[-1]["labels"]) and page.inner_text("#where").startswith(rows[-1]["id"][:5])
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.getElementById('counts').textContent.includes('30 / 44')")
+            assert json.loads(out.read_text().splitlines()[-1])["labels"] == rows[-1]["labels"]
+
+            page.keyboard.press("r")  # retraining on 30 answers in two languages succeeds and shows its gain
+            page.wait_for_function("document.getElementById('gain').textContent.includes('macro-F1')", timeout=120_000)
+            assert "failed" not in page.inner_text("#gain")
+            page.wait_for_function("document.getElementById('model').textContent.includes('model-')", timeout=30_000)
+
+            answered = {r["id"] for r in rows}
+            free = next(f"{docs / 'zh.txt'}#{k}" for k in range(1, 20) if f"{docs / 'zh.txt'}#{k}" not in answered)
+            evil = browser.new_page()
+            evil.route("http://evil.example/", lambda route: route.fulfill(body="<p>hi</p>", content_type="text/html"))
+            evil.goto("http://evil.example/")
+            before = out.read_bytes()
+            body = json.dumps({"id": free, "labels": ["innovation"]})
+            evil.evaluate(
+                """([url, body]) => Promise.allSettled([
+                    fetch(url + "api/answer", {method: "POST", mode: "no-cors", body,
+                                                headers: {"Content-Type": "text/plain"}}),
+                    fetch(url + "api/answer", {method: "POST", body, headers: {"Content-Type": "application/json"}}),
+                ])""",
+                [url, body],
+            )
+            assert out.read_bytes() == before  # nothing saved from another origin
+
+            proc.send_signal(signal.SIGINT)  # the server stops: the page says so, and that nothing was saved
+            proc.communicate(timeout=30)
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.getElementById('msg').textContent.includes('NOT SAVED')")
+            assert "not running" in page.inner_text("#msg")
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -586,3 +586,67 @@ def test_label_holds_chunks_by_characters_and_scores_long_paragraphs_in_windows(
     windows = [long[a : a + labeler.PIECE_CHARS] for a in range(0, len(long), labeler.PIECE_CHARS)]
     assert np.allclose(scores[0], m.predict_proba(windows).max(axis=0), atol=1e-6)
     assert np.allclose(scores[1], m.predict_proba(["加大研发投入。"])[0], atol=1e-6)
+
+
+def test_zero_width_characters_do_not_change_what_a_paragraph_scores(model, tmp_path):
+    from policytheme.api import load
+
+    zw = "加\u200b大\u200c研\u200d发\u2060投\ufeff入，突破核心技术。"
+    clean = "加大研发投入，突破核心技术。"
+    m = load(str(model))
+    got = m.label([zw, clean])
+    score_cols = [c for c in got.columns if c not in ("text", "labels")]
+    assert np.allclose(got.iloc[0][score_cols].astype(float), got.iloc[1][score_cols].astype(float))
+    assert got["text"][0] == zw  # the text written out is the text read
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a.txt").write_text(zw + "\n\n" + clean, encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    rows = read_rows(out)
+    assert rows[0]["scores"] == rows[1]["scores"] and rows[0]["text"] == zw
+
+
+def test_temporary_files_of_a_killed_run_are_removed_on_the_next(model, tmp_path):
+    out = tmp_path / "o.jsonl"
+    argv = ["label", "--model", str(model), str(_docs(tmp_path / "d")), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    stale = [tmp_path / ".o.jsonl.manifest.json.999999.tmp", tmp_path / ".o.jsonl.999999.tmp"]
+    for f in stale:
+        f.write_text("{")  # a kill between writing and renaming
+    keep = _file(tmp_path / ".other.jsonl.1.tmp")  # another output's: not ours to remove
+    assert main([*argv, "--overwrite"]) == 0
+    assert not any(f.exists() for f in stale) and keep.exists()
+
+
+def test_html_nested_too_deep_is_an_error_entry_not_silence(model, tmp_path):
+    d = _docs(tmp_path / "d")
+    body = "<div>" * 5_000 + "<p>企业陷入价格战，利润下滑，加大研发投入。</p>" + "</div>" * 5_000
+    (d / "deep.html").write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    errors = [json.loads(x) for x in out.with_name("o.jsonl.errors.jsonl").read_text().splitlines()]
+    assert len(errors) == 1 and "nested 5,003 elements deep" in errors[0]["error"]
+    assert len(read_rows(out)) == 2  # the other document is labeled
+
+
+def test_the_readmes_data_paths_work_outside_the_repository(tmp_path, monkeypatch):
+    from policytheme.data.records import DEFAULT_DATA
+    from policytheme.data.splits import data_paths
+
+    monkeypatch.chdir(tmp_path)
+    assert data_paths(["data/real.jsonl", "mine.jsonl"]) == [DEFAULT_DATA[0], "mine.jsonl"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "real.jsonl").write_text("")
+    assert data_paths(["data/real.jsonl"]) == ["data/real.jsonl"]  # a file of the user's own comes first
+
+
+def test_an_earlier_output_inside_the_input_folder_is_not_labeled_again(model, tmp_path):
+    d = _docs(tmp_path / "d")
+    (d / "b.txt").write_text("坏文件", encoding="utf-8")
+    first = d / "old-labels.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(first), "--quiet"]) == 0
+    first.with_name("old-labels.jsonl.errors.jsonl").write_text('{"path": "x", "error": "y"}\n')
+    out = tmp_path / "new.jsonl"
+    assert main(["label", "--model", str(model), str(d), "--out", str(out), "--quiet"]) == 0
+    assert {r["doc_id"] for r in read_rows(out)} == {str(d / "a.txt"), str(d / "b.txt")}
