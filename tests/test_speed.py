@@ -76,7 +76,8 @@ def test_cue_counts_equal_the_regular_expressions_on_every_test_paragraph_and_cl
 
 def test_cue_counts_replay_the_regular_expressions_choice():
     """Overlapping cues, the longest-first order, Latin cues at word starts only, case, empty texts."""
-    themes = [["price war", "war", "price", "ar"], ["ai", "AI chip", "chip"], ["创新", "技术创新", "创新型", "型"]]
+    themes = [["price war", "war", "price", "ar"], ["ai", "AI chip", "chip"]]
+    themes.append(["创新", "技术创新", "创新型", "型", "技术"])
     counter = CueCounter([_alternatives(c) for c in themes])
     texts = [
         "Price wars: a price war, a warship.",  # "price war" (twice: one cue) beats "price"; "war" of "warship"
@@ -84,12 +85,13 @@ def test_cue_counts_replay_the_regular_expressions_choice():
         "技术创新型企业，创新。",  # 技术创新 first, then 型 (创新型 overlaps it), then 创新
         "",
         "ar ar",
+        "技术创新",  # one cue, the longest: not 技术 then 创新
     ]
     model = KeywordModel(["a", "b", "c"], lexicon=None, partial=True)
     model.patterns_ = [_pattern(c) for c in themes]
     want = np.array([[len(m) for m in model.matches(t)] for t in texts])
     assert np.array_equal(counter.counts(texts), want)
-    assert want.tolist() == [[2, 0, 0], [0, 2, 0], [0, 0, 3], [0, 0, 0], [1, 0, 0]]
+    assert want.tolist() == [[2, 0, 0], [0, 2, 0], [0, 0, 3], [0, 0, 0], [1, 0, 0], [0, 0, 1]]
 
 
 def test_a_parallel_run_writes_the_same_bytes_as_one_process(models, tmp_path):  # noqa: F811
