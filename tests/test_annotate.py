@@ -140,7 +140,7 @@ def test_uncertainty_and_diverse_picks():
 
 
 def test_retraining_reports_the_gain_on_held_out_answers(model, tmp_path):
-    from policytheme.runs import retrain_on_labels
+    from policytheme.annotating import retrain_on_labels
 
     rows = [dict(r, id=f"x{i}") for i, r in enumerate(make_rows())]
     labels = write_jsonl(tmp_path / "l.jsonl", rows)
@@ -267,7 +267,7 @@ def _mixed_docs(folder: Path) -> Path:
 
 
 def test_retraining_works_on_a_mix_of_languages_and_says_what_it_needs(model, tmp_path):
-    from policytheme.runs import retrain_on_labels
+    from policytheme.annotating import retrain_on_labels
 
     docs, out = _mixed_docs(tmp_path / "docs"), tmp_path / "mine.jsonl"
     codebook = tmp_path / "cb.json"

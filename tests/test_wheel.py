@@ -29,6 +29,6 @@ def test_the_wheel_holds_one_top_level_package_with_its_data(tmp_path):
         "data/translations.jsonl",
         "data/labels.json",
         "models/keywords.json",
-        "label/annotate.html",
+        "label/annotate/page.html",
     ):
         assert f"policytheme/{shipped}" in names, shipped

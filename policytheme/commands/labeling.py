@@ -101,31 +101,16 @@ def add_annotate(sub) -> None:
 def cmd_annotate(args: argparse.Namespace) -> int:
     import time
 
-    from policytheme.data.records import load_schema
-    from policytheme.installed import resolve
-    from policytheme.label.annotate import Session, serve
-    from policytheme.runs import retrain_on_labels
+    from policytheme.annotating import open_session
+    from policytheme.label.annotate import serve
 
-    codebook = load_schema(args.codebook)
-    out = Path(args.out)
-    work = out.with_name(f".{out.name}.models")  # the models retrained during the session, newest last
-    retrained = sorted(work.glob("model-*")) if work.is_dir() else []
-    if args.model or not args.codebook:
-        model = resolve(args.model)
-    else:
-        model = None  # own themes: no model until the first retraining
-    model = retrained[-1] if retrained and not args.model else model
-
-    def retrain(labels: Path):
-        return retrain_on_labels(labels, args.codebook, work, session.model_path)
-
-    session = Session(args.inputs, out, model, codebook, retrain=retrain, retrain_every=args.retrain_every)
+    session = open_session(args.inputs, Path(args.out), args.model, args.codebook, args.retrain_every)
     server = serve(session, port=args.port, open_browser=not args.no_browser)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     done = len(session.answers)
     print(
         f"annotating {len(session.paragraphs):,} paragraphs ({done} answered so far) at {url}\n"
-        f"answers go to {out} as you give them; Ctrl-C to stop (the same command resumes)",
+        f"answers go to {args.out} as you give them; Ctrl-C to stop (the same command resumes)",
         flush=True,
     )
     try:
@@ -135,7 +120,10 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         server.shutdown()
     s = session.state()
     counts = ", ".join(f"{k} {v}" for k, v in s["counts"].items())
-    print(f"{s['answered']} answers in {out} (this session {s['answered'] - done}); themes: {counts}; none {s['none']}")
+    print(
+        f"{s['answered']} answers in {args.out} (this session {s['answered'] - done}); themes: {counts}; "
+        f"none {s['none']}"
+    )
     return 0
 
 
