@@ -19,8 +19,10 @@ MINI_FINETUNE ?= --epochs 3 --max-length 128 --batch-size 16 --learning-rate 1e-
 RUN_NAMES := $(MODELS) transformer-mini
 # Trainings the demo runs at once (2 cores: two; each is one process, the figures do not depend on it)
 JOBS    ?= 2
-# Runs too slow for the demo's CPU budget, kept as metrics and predictions (no weights) to compare against
-RESULTS ?= $(wildcard eval/results/*)
+# Runs too slow for the demo's CPU budget, kept as metrics and predictions (no weights) to compare against:
+# their real test split and real-dev figures (their written-test figures were scored on an earlier version of
+# data/corpus.jsonl, whose training part has changed since, so compare keeps them off that board)
+RESULTS ?= $(wildcard eval/results/*/metrics.json eval/results/*/metrics-real-dev-unseen.json)
 # A cheap learning curve (over the number of real labels) and cross-validation of the baselines.
 CURVE   ?= --fractions 0.1,0.25,0.5,1 --seeds 0,1
 CV      ?= --folds 3

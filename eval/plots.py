@@ -133,7 +133,10 @@ def pr_figure(board: Board, colors: Colors) -> bytes:
                 if p is not None and r is not None:
                     ax.plot([r], [p], "o", color=colors(name), ms=5)
             ax.set(title=lab, xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.05))
-            ax.legend(loc="best")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best")
+            else:  # a board (one genre, say) with no paragraph of this theme has no curve to draw
+                ax.text(0.5, 0.5, "no paragraph of this theme", ha="center", va="center", transform=ax.transAxes)
         fig.tight_layout()
         return _png(fig)
 
