@@ -416,3 +416,23 @@ def test_multiple_instance_fine_tuning_end_to_end(backbone, tmp_path):
     assert run(*argv, "--out", tmp_path / "plain") == 0  # the same run without it learns other weights
     texts = [r["text"] for r in rows[::4]]
     assert not np.allclose(model.predict_proba(texts), load_model(tmp_path / "plain").predict_proba(texts))
+
+
+def test_a_truncated_safetensors_file_is_one_line_and_exit_2(trained, tmp_path, capsys):
+    """A damaged transformer folder (the weights file cut short, as by a failed copy) is refused with one line
+    naming the folder, exit 2, no traceback, and no output written."""
+    import shutil
+
+    run_dir, _ = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    weights = broken / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 3])
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("加大研发投入。\n\n企业陷入价格战。\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert run("label", "--model", broken, docs, "--out", out, "--quiet") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(broken / "model") in err[0] and "Traceback" not in err[0], err
+    assert not out.exists()
