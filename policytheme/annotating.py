@@ -38,8 +38,10 @@ def open_session(
     schema = load_schema(codebook)
     work = models_dir(out)
     retrained = sorted(work.glob("model-*")) if work.is_dir() else []
-    chosen = resolve(model) if model or not codebook else None
-    chosen = retrained[-1] if retrained and not model else chosen
+    if retrained and not model:  # a restarted session goes on with its newest model
+        chosen = retrained[-1]
+    else:  # the named model, else the default for the shipped themes; none yet for your own
+        chosen = resolve(model) if model or not codebook else None
 
     def retrain(labels: Path):
         return retrain_on_labels(labels, codebook, work, session.model_path)
