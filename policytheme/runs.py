@@ -13,8 +13,8 @@ from policytheme.eval.card import model_card
 from policytheme.eval.evaluate import default_predictions, evaluate_model, write_evaluation
 from policytheme.eval.leaderboard import KEYWORDS
 from policytheme.eval.quantify import QUANTIFICATION, Rates
-from policytheme.files import write_file, write_json
-from policytheme.train.run import TrainConfig, TrainResult, select_test, staged, train, work_dir_for
+from policytheme.files import staged, write_file, write_json
+from policytheme.train.run import TrainConfig, TrainResult, select_test, train, work_dir_for
 
 
 def train_and_score(

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from policytheme.data.records import DataError, Example, load_schema, to_matrix
 from policytheme.data.splits import Source, combine, data_paths, lead_mask, run_sources, split_summary
-from policytheme.files import FolderError, folder_bytes, staged, write_json
+from policytheme.files import folder_bytes, write_json
 from policytheme.models import ThemeModel, make_model
 from policytheme.models.base import peak_memory
 from policytheme.models.folders import TrainConfig
 
-__all__ = ["FolderError", "TrainConfig", "TrainResult", "staged", "train", "work_dir_for"]
+__all__ = ["TrainConfig", "TrainResult", "train", "work_dir_for"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LIBRARIES = (

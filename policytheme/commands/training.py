@@ -116,8 +116,8 @@ def add_pretrain(sub) -> None:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
+    from policytheme.files import staged
     from policytheme.train.pretrain import PretrainConfig, pretrain
-    from policytheme.train.run import staged
 
     names = {f.name for f in fields(PretrainConfig)}
     config = PretrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
@@ -145,9 +145,9 @@ def add_import_encoder(sub) -> None:
 
 
 def cmd_import_encoder(args: argparse.Namespace) -> int:
+    from policytheme.files import staged
     from policytheme.models.e5_import import import_e5
     from policytheme.train.pretrain import corpus_paragraphs
-    from policytheme.train.run import staged
 
     texts = None
     if args.keep_vocab_of:
