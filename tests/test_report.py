@@ -86,22 +86,28 @@ def _chromium(*args, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run([BROWSER, *HEADLESS, *args], capture_output=True, text=True, timeout=timeout)
 
 
+def loaded_images(page, tmp_path) -> list:
+    """[complete, naturalWidth, naturalHeight] of every <img> of ``page`` once Chromium has loaded it: a copy of
+    the page records them in an attribute, read back from the dumped DOM."""
+    probe = tmp_path / "probe.html"
+    script = (
+        "<script>addEventListener('load', () => document.body.setAttribute('data-images', JSON.stringify("
+        "[...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight]))));</script>"
+    )
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
+    dom = _chromium(f"--user-data-dir={tmp_path / 'profile-probe'}", "--dump-dom", probe.as_uri())
+    found = re.search(r'data-images="([^"]*)"', dom.stdout)
+    assert found, dom.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
 @pytest.mark.skipif(
     BROWSER is None and not os.environ.get("POLICYTHEME_REQUIRE_OPTIONAL"), reason="no Chromium (make test installs it)"
 )
 def test_report_renders_with_its_images_in_chromium(report, tmp_path):
     assert BROWSER, "POLICYTHEME_REQUIRE_OPTIONAL is set but no Chromium is installed"
     # 1. every <img> decoded: a copy of the page records each image's natural size once loaded
-    probe = tmp_path / "probe.html"
-    script = (
-        "<script>addEventListener('load', () => document.body.setAttribute('data-images', JSON.stringify("
-        "[...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight]))));</script>"
-    )
-    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
-    dom = _chromium(f"--user-data-dir={tmp_path / 'profile1'}", "--dump-dom", probe.as_uri())
-    found = re.search(r'data-images="([^"]*)"', dom.stdout)
-    assert found, dom.stderr[-2000:]
-    images = json.loads(html.unescape(found.group(1)))
+    images = loaded_images(report, tmp_path)
     assert len(images) == FIGURES and all(done and w > 300 and h > 100 for done, w, h in images)
 
     # 2. the screenshot shows the page and its figures: matplotlib's colours, not only text on white

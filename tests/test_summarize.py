@@ -18,7 +18,7 @@ from policytheme.cli import main
 from policytheme.eval.quantify import Rates, estimate
 from tests.conftest import make_rows, write_jsonl
 from tests.test_label import make_corpus
-from tests.test_report import BROWSER, _chromium
+from tests.test_report import BROWSER, _chromium, loaded_images
 
 THEMES = ["innovation", "upgrading"]
 
@@ -279,16 +279,7 @@ def test_html_page_and_plots(page, tmp_path):
 )
 def test_html_renders_its_charts_in_chromium(page, tmp_path):
     assert BROWSER, "POLICYTHEME_REQUIRE_OPTIONAL is set but no Chromium is installed"
-    probe = tmp_path / "probe.html"
-    script = (
-        "<script>addEventListener('load', () => document.body.setAttribute('data-images', JSON.stringify("
-        "[...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight]))));</script>"
-    )
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
-    dom = _chromium(f"--user-data-dir={tmp_path / 'p1'}", "--dump-dom", probe.as_uri())
-    found = re.search(r'data-images="([^"]*)"', dom.stdout)
-    assert found, dom.stderr[-2000:]
-    images = json.loads(found.group(1).replace("&quot;", '"'))
+    images = loaded_images(page, tmp_path)
     assert len(images) == 3 and all(done and w > 300 and h > 150 for done, w, h in images)
     shot = tmp_path / "page.png"
     _chromium(f"--user-data-dir={tmp_path / 'p2'}", f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())

@@ -75,7 +75,7 @@ def with_ci(m: dict) -> str:
     return f"{m['macro_f1']:.3f} [95% CI {ci['low']:.3f}-{ci['high']:.3f}]"
 
 
-def langs(text: str) -> list[str]:
+def comma_list(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
@@ -141,20 +141,22 @@ def resampling_flags(p: argparse.ArgumentParser) -> None:
     tracking_flags(p)
 
 
-def curve_config(args: argparse.Namespace):
+def train_config(args: argparse.Namespace, **more):
+    """The run configuration the shared flags (``data_flags``, model, split, ``--param``) give, with ``more``."""
     from policytheme.train.run import TrainConfig
 
-    return TrainConfig(
-        model=args.model,
-        out=args.out,
-        data=args.data,
-        tune_with=args.tune_with,
-        seed=args.seed,
-        dev_fraction=args.dev_fraction,
-        test_fraction=args.test_fraction,
-        params=dict(args.param or []),
-        codebook=args.codebook,
-    )
+    settings = {
+        "model": args.model,
+        "out": args.out,
+        "data": args.data,
+        "tune_with": args.tune_with,
+        "seed": args.seed,
+        "dev_fraction": args.dev_fraction,
+        "test_fraction": args.test_fraction,
+        "params": dict(args.param or []),
+        "codebook": args.codebook,
+    }
+    return TrainConfig(**{**settings, **more})
 
 
 def track(args: argparse.Namespace, folder: str) -> None:

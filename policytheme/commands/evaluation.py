@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from policytheme.commands.common import (
-    curve_config,
     floats,
     inputs_of,
     ints,
     resampling_flags,
     track,
     tracking_flags,
+    train_config,
     with_ci,
 )
 from policytheme.data.records import DataError
@@ -137,7 +137,7 @@ def _resample(args: argparse.Namespace, run, name: str, settings: dict) -> dict:
     from policytheme.eval.metrics import point_scores
     from policytheme.files import staged
 
-    config = curve_config(args)
+    config = train_config(args)
     with staged(args.out, overwrite=args.overwrite, inputs=inputs_of(args)) as staging:
         result = run(config, point_scores)
         write_json(staging / name, result)

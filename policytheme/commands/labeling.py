@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from policytheme.commands.common import langs
+from policytheme.commands.common import comma_list
 
 
 def add_label(sub) -> None:
@@ -73,7 +73,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     result = summarize(
         args.labeled,
         args.out,
-        by=langs(args.by or ""),
+        by=comma_list(args.by or ""),
         meta=args.meta,
         plot=args.plot,
         model=resolve(args.model, progress=False) if args.model else None,

@@ -10,12 +10,13 @@ from policytheme.commands.common import (
     MODEL_FLAGS,
     barrier,
     check_model_params,
+    comma_list,
     data_flags,
     inputs_of,
-    langs,
     param,
     track,
     tracking_flags,
+    train_config,
     with_ci,
 )
 from policytheme.data.records import DataError
@@ -35,8 +36,8 @@ def add_train(sub) -> None:
     )
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the interval")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--train-langs", type=langs, metavar="LANGS", help="train and tune on these, e.g. en or en,de")
-    p.add_argument("--eval-langs", type=langs, metavar="LANGS", help="report the test split of these, e.g. zh")
+    p.add_argument("--train-langs", type=comma_list, metavar="LANGS", help="train and tune on these, e.g. en or en,de")
+    p.add_argument("--eval-langs", type=comma_list, metavar="LANGS", help="report the test split of these, e.g. zh")
     t = p.add_argument_group("transformer")
     t.add_argument("--backbone", help=f"hub id or local checkpoint (default {DEFAULT_BACKBONE})")
     t.add_argument("--epochs", type=int)
@@ -52,23 +53,12 @@ def add_train(sub) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from policytheme.runs import train_and_score
-    from policytheme.train.run import TrainConfig, train, work_dir_for
+    from policytheme.train.run import train, work_dir_for
 
     params = dict(args.param or [])
     params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
-    config = TrainConfig(
-        model=args.model,
-        out=args.out,
-        data=args.data,
-        tune_with=args.tune_with,
-        seed=args.seed,
-        dev_fraction=args.dev_fraction,
-        test_fraction=args.test_fraction,
-        params=params,
-        train_langs=args.train_langs,
-        eval_langs=args.eval_langs,
-        resume=args.resume,
-        codebook=args.codebook,
+    config = train_config(
+        args, params=params, train_langs=args.train_langs, eval_langs=args.eval_langs, resume=args.resume
     )
     check_model_params(config)
     if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
