@@ -17,6 +17,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from policytheme.data.records import (
     DEFAULT_DATA,
+    GENRES_PATH,
     SPLITS,
     DataError,
     Example,
@@ -130,6 +131,30 @@ def combine(sources: list[Source]) -> dict[str, list[Example]]:
     tested = {ex.doc_id for ex in first.parts["test"]}
     dev = first.parts["dev"] + [ex for s in sources[1:] if s.tunes for ex in s.parts["dev"] if ex.doc_id not in tested]
     return {"train": first.parts["train"] + added_training(sources), "dev": dev, "test": first.parts["test"]}
+
+
+# Without --tune-with, a cross-fitted run tunes on the lead file and these (where they are among its data): the
+# other collection of real documents, labeled like the lead (docs/quality.md, R4)
+CROSSFIT_TUNES = [str(GENRES_PATH)]
+
+
+def crossfit_parts(sources: list[Source], tuning: list[str]) -> dict[str, list[Example]]:
+    """The splits of a cross-fitted run (``train.run``): ``train`` holds every train and dev paragraph of every
+    file (none of a document that any file tests on); ``dev`` is the part of them whose out-of-fold scores
+    tune the thresholds: the human-labeled paragraphs (not translations) of the first file and of the files
+    in ``tuning``; ``test`` is the first file's test split."""
+    tested = {ex.doc_id for s in sources for ex in s.parts["test"]}
+    tunes = {str(Path(p).resolve()) for p in tuning}
+    rows, dev = [], []
+    for i, s in enumerate(sources):
+        own = i == 0 or s.tunes or str(Path(s.path).resolve()) in tunes
+        for ex in s.parts["train"] + s.parts["dev"]:
+            if ex.doc_id in tested:
+                continue
+            rows.append(ex)
+            if own and "translation_of" not in ex.extra:
+                dev.append(ex)
+    return {"train": rows, "dev": dev, "test": sources[0].parts["test"]}
 
 
 def added_training(sources: list[Source], held_out: set[str] | None = None) -> list[Example]:

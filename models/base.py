@@ -3,6 +3,7 @@
     model = make_model("tfidf-logreg", labels=["price_competition", ...])
     model.fit(texts, y, dev=(dev_texts, dev_y))  # y: (n, n_labels) 0/1 matrix; returns the model
     model.tune(dev_texts, dev_y)        # per-theme (and per-script) F1-optimal thresholds on dev data
+                                        # (train: on out-of-fold scores, ``tune_folds``)
     p = model.predict_proba(texts)      # (n, n_labels) probabilities, label order = model.labels
     model.score(model.prepare(texts))   # the same, in two halves a labeler can overlap
     model.decide(p, texts)              # 0/1 by the thresholds of each text's script; predict(texts) = both
@@ -42,6 +43,7 @@ class ThemeModel:
     choices: dict = {}  # parameters with a fixed set of values: name -> allowed values
     bounds: dict = {}  # name -> (test, what it must be), e.g. {"C": (lambda v: v > 0, "> 0")}
     score_in_processes = False  # labeling may fork processes that each score whole chunks (CPU-only models)
+    tune_folds = 5  # train tunes on out-of-fold scores of this many folds (train.run); 0: on the dev split
 
     # Fitted state every model has (a model kind adds its own weights, declared in its class):
     thresholds_: np.ndarray  # per theme, the score at which it is decided (tune; 0.5 until tuned)
@@ -95,13 +97,19 @@ class ThemeModel:
         return None
 
     # --- shared --------------------------------------------------------------------------------
-    def tune(self, texts: Sequence[str], y: np.ndarray, default: float = 0.5) -> ThemeModel:
+    def tune(
+        self, texts: Sequence[str], y: np.ndarray, default: float = 0.5, scores: np.ndarray | None = None
+    ) -> ThemeModel:
         """Set each theme's threshold to the F1-optimal cut of its scores on ``texts`` (dev data) and their
         0/1 labels ``y``; a theme without a positive there keeps ``default``. Where the dev texts are in more
         than one script, each script also gets its own cut of each theme that has ``SCRIPT_MIN_POSITIVES``
-        positives in it (others keep the overall one). Returns the model."""
+        positives in it (others keep the overall one). ``scores``: the texts' scores when they come from
+        elsewhere (out-of-fold scores of cross-fitted models: ``train.run``); else this model scores them.
+        Returns the model."""
         y = np.asarray(y).reshape(len(texts), len(self.labels))
-        scores = self.predict_proba(texts) if len(texts) else np.zeros((0, len(self.labels)))
+        if scores is None:
+            scores = self.predict_proba(texts) if len(texts) else np.zeros((0, len(self.labels)))
+        scores = np.asarray(scores).reshape(y.shape)
         self.thresholds_ = tune_thresholds(y, scores, default)
         self.script_thresholds_ = {}
         scripts = np.array([script_of(t) for t in texts])

@@ -90,6 +90,7 @@ class TrainConfig:
     test_fraction: float = 0.1
     params: dict = field(default_factory=dict)
     tune_with: list[str] | None = None  # --data files whose dev splits tune (None: the default data's rule)
+    tune_folds: int | None = None  # cross-fitted folds whose out-of-fold scores tune (None: the model's own; 0: dev)
     train_langs: list[str] | None = None  # train and tune on these languages only
     eval_langs: list[str] | None = None  # report the test split of these languages only
     resume: bool = False

@@ -106,6 +106,7 @@ def positions(model, tokenizer) -> int:
 
 class TransformerModel(ThemeModel):
     kind = "transformer"
+    tune_folds = 0  # a fine-tune per fold costs too much: its dev split tunes and picks the checkpoint
     defaults = {
         "backbone": DEFAULT_BACKBONE,
         "max_length": 256,  # tokens per window

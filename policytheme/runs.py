@@ -70,14 +70,15 @@ def _train_and_score(config: TrainConfig, work: Path, n_boot: int, overwrite: bo
 
 
 def dev_rates(result: TrainResult) -> Rates | None:
-    """The model's decisions and scores on its dev split beside the gold labels (None without a dev split):
-    the true- and false-positive rates that correct counted shares."""
+    """The model's decisions and scores on the paragraphs that tuned it (its dev split, or their out-of-fold
+    scores in a cross-fitted run) beside the gold labels (None without any): the true- and false-positive
+    rates that correct counted shares."""
     dev = result.parts["dev"]
     if not dev:
         return None
     labels = result.model.labels
     texts = [ex.text for ex in dev]
-    scores = result.model.predict_proba(texts)
+    scores = result.tuning_scores if result.tuning_scores is not None else result.model.predict_proba(texts)
     return Rates(labels, to_matrix(dev, labels).astype(bool), result.model.decide(scores, texts).astype(bool), scores)
 
 
@@ -101,8 +102,8 @@ def test_slices(test: list) -> list[tuple[list, dict, str]]:
 
 
 def keyword_baseline(result: TrainResult):
-    """The keyword method with its thresholds tuned on the run's own dev split (what a model card sets
-    beside the run's figures); None for a run of the keyword method itself or without a dev split."""
+    """The keyword method with its thresholds tuned on the paragraphs that tuned the run (what a model card
+    sets beside the run's figures); None for a run of the keyword method itself or without any."""
     from policytheme.models import make_model
 
     dev = result.parts["dev"]

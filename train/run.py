@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 from policytheme.data.records import DataError, Example, load_schema, to_matrix
-from policytheme.data.splits import Source, combine, data_paths, lead_mask, run_sources, split_summary
+from policytheme.data.splits import (
+    CROSSFIT_TUNES,
+    Source,
+    combine,
+    crossfit_parts,
+    data_paths,
+    grouped_folds,
+    lead_mask,
+    run_sources,
+    split_summary,
+)
 from policytheme.files import folder_bytes, write_json
 from policytheme.models import ThemeModel, make_model
 from policytheme.models.base import peak_memory
@@ -43,9 +56,11 @@ LIBRARIES = (
 @dataclass
 class TrainResult:
     model: ThemeModel
-    parts: dict[str, list[Example]]
+    parts: dict[str, list[Example]]  # "dev": the paragraphs that tuned (out-of-fold where ``folds``)
     record: dict
     sources: list[Source]
+    tuning_scores: np.ndarray | None = None  # the scores that tuned, one row per parts["dev"] paragraph
+    folds: int = 0  # cross-fitted folds that scored parts["dev"]; 0: the final model scored its dev split
 
 
 def train(
@@ -57,22 +72,36 @@ def train(
     """
     schema = load_schema(config.codebook)
     labels = [lab["id"] for lab in schema]
-    sources = run_sources(config, labels)
-    parts = select_languages(combine(sources), config.train_langs, config.eval_langs)
-    train_rows, dev_rows = parts["train"], parts["dev"]
-    if not train_rows:
-        raise DataError([f"{data_paths(config.data)[0]}: no paragraphs in the train split"])
     if "seed" in config.params:
         raise DataError(["--param seed: use --seed (it seeds the split and the model)"])
     model = make_model(config.model, labels, seed=config.seed, **config.params)
+    sources = run_sources(config, labels)
+    folds = tune_folds(config, model)
+    if folds:
+        tuning = config.tune_with if config.tune_with is not None else CROSSFIT_TUNES
+        parts = select_languages(crossfit_parts(sources, tuning), config.train_langs, config.eval_langs)
+        folds = min(folds, len({ex.doc_id for ex in parts["train"]}))
+    else:
+        parts = select_languages(combine(sources), config.train_langs, config.eval_langs)
+    train_rows, dev_rows = parts["train"], parts["dev"]
+    if not train_rows:
+        raise DataError([f"{data_paths(config.data)[0]}: no paragraphs in the train split"])
     dev = ([ex.text for ex in dev_rows], to_matrix(dev_rows, labels))
 
     started = time.perf_counter()
-    fit_rows(model, train_rows, sources, dev, work_dir=work_dir, resume=config.resume, progress=progress)
+    scores = None
+    if folds >= 2 and dev_rows:
+        scores = out_of_fold(config, labels, train_rows, dev_rows, sources, folds, progress)
+    else:
+        folds = 0
+    guide = None if folds else dev  # cross-fitted, the tuning paragraphs train too: they cannot guide
+    fit_rows(model, train_rows, sources, guide, work_dir=work_dir, resume=config.resume, progress=progress)
     fit_seconds = time.perf_counter() - started
     resources = peak_memory()
     if dev_rows:
-        model.tune(*dev)
+        if scores is None:
+            scores = model.predict_proba(dev[0])
+        model.tune(*dev, scores=scores)
     model.provenance_ = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": config.model,
@@ -88,6 +117,7 @@ def train(
         "data": describe_sources(sources),
         "splits": split_summary(parts),
         "fit_seconds": round(fit_seconds, 3),
+        "tuning": {"folds": folds, "paragraphs": len(dev_rows)},
         "training": model.train_figures_,
         "peak_memory": resources,
         "git": git_revision(),
@@ -103,10 +133,44 @@ def train(
         write_json(run_dir / "run.json", record)
         if model.history_:
             write_json(run_dir / "history.json", model.history_)
-    return TrainResult(model, parts, record, sources)
+    return TrainResult(model, parts, record, sources, scores, folds)
 
 
-def fit_rows(model: ThemeModel, rows: list[Example], sources: list[Source], dev: tuple, **options) -> None:
+def tune_folds(config: TrainConfig, model: ThemeModel) -> int:
+    """How many cross-fitted folds score the tuning paragraphs: ``--tune-folds``, else the model kind's own
+    number (``ThemeModel.tune_folds``: 0 for a transformer, whose dev split also picks its checkpoint)."""
+    return model.tune_folds if config.tune_folds is None else config.tune_folds
+
+
+def out_of_fold(
+    config: TrainConfig,
+    labels: list[str],
+    rows: list[Example],
+    tuning: list[Example],
+    sources: list[Source],
+    folds: int,
+    progress: bool,
+) -> np.ndarray:
+    """The scores of the ``tuning`` paragraphs (a part of ``rows``), each by a model fit on the folds of
+    ``rows`` without its document (whole documents per fold, a translation with its source): scores from
+    models that never saw the paragraph, as the final model's will be on a user's documents."""
+    fold_of = grouped_folds(rows, folds, config.seed)
+    fold = dict(zip((ex.id for ex in rows), fold_of))
+    out = np.zeros((len(tuning), len(labels)))
+    where = np.array([fold[ex.id] for ex in tuning])
+    for f in range(folds):
+        held = where == f
+        if not held.any():
+            continue
+        if progress:
+            print(f"cross-fitting: fold {f + 1} of {folds}", file=sys.stderr, flush=True)
+        model = make_model(config.model, labels, seed=config.seed, **config.params)
+        fit_rows(model, [ex for ex, g in zip(rows, fold_of) if g != f], sources, None, progress=False)
+        out[held] = model.predict_proba([ex.text for ex, h in zip(tuning, held) if h])
+    return out
+
+
+def fit_rows(model: ThemeModel, rows: list[Example], sources: list[Source], dev: tuple | None, **options) -> None:
     """Fit ``model`` on ``rows`` (drawn from ``sources``, the first leading), with ``dev`` = (texts, y) and
     the training ``options``: how ``train``, learning curves and cross-validation all fit."""
     texts, y = [ex.text for ex in rows], to_matrix(rows, model.labels)

@@ -45,6 +45,9 @@ def check_numbers(args: argparse.Namespace) -> None:
             problems.append(f"--{name.replace('_', '-')} {v}: must be at least 0 and below 1")
     if all(v is not None and 0 <= v < 1 for _, v in fractions) and sum(v for _, v in fractions) >= 1:
         problems.append("--dev-fraction and --test-fraction: together they must be below 1 (the rest trains)")
+    folds = getattr(args, "tune_folds", None)
+    if folds is not None and (folds < 0 or folds == 1):
+        problems.append(f"--tune-folds {folds}: must be 0 (tune on the dev split) or at least 2")
     n_boot = getattr(args, "n_boot", None)
     if n_boot is not None and n_boot < 1:
         problems.append(f"--n-boot {n_boot}: must be at least 1")

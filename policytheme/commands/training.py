@@ -34,6 +34,13 @@ def add_train(sub) -> None:
     p.add_argument(
         "--param", type=param, action="append", metavar="KEY=VALUE", help="model parameter, e.g. C=2.0 (repeatable)"
     )
+    p.add_argument(
+        "--tune-folds",
+        type=int,
+        metavar="K",
+        help="tune the thresholds on out-of-fold scores of K folds of whole documents, then fit on all train and "
+        "dev paragraphs (default: 5; a transformer 0); 0: tune on the first --data file's dev split",
+    )
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the interval")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--train-langs", type=comma_list, metavar="LANGS", help="train and tune on these, e.g. en or en,de")
@@ -58,7 +65,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     params = dict(args.param or [])
     params.update({p: getattr(args, f) for f, p in MODEL_FLAGS.items() if getattr(args, f) is not None})
     config = train_config(
-        args, params=params, train_langs=args.train_langs, eval_langs=args.eval_langs, resume=args.resume
+        args,
+        params=params,
+        train_langs=args.train_langs,
+        eval_langs=args.eval_langs,
+        resume=args.resume,
+        tune_folds=args.tune_folds,
     )
     check_model_params(config)
     if int(os.environ.get("RANK", "0")) != 0:  # another process of a distributed run: train, write nothing
