@@ -220,7 +220,7 @@ def test_train_and_cross_validation_weigh_the_first_data_file(tmp_path, monkeypa
     common = ("--model", "tfidf-logreg", "--data", first, second, "--param", "lead_weight=4", "--param", "whole=true")
     assert run("train", *common, "--out", tmp_path / "r") == 0
     assert run("cross-validate", *common, "--folds", 2, "--out", tmp_path / "cv") == 0
-    assert len(seen) == 3
+    assert len(seen) == 5 + 1 + 2  # train: a model per cross-fitted fold, then the final one; two folds
     for texts, lead in seen:  # the paragraphs of b.jsonl, and only they, are not the lead file's
         assert lead.tolist() == [not t.endswith("(b)") for t in texts] and lead.any() and not lead.all()
     params = json.loads((tmp_path / "r" / "config.json").read_text())["model_params"]
