@@ -64,14 +64,16 @@ def _metrics_section(name: str, m: dict) -> list[str]:
 
 
 def _rates_section(path: Path) -> list[str]:
-    """The dev split's error rates per theme, which `policytheme summarize` corrects counted shares with."""
+    """The error rates per theme on the paragraphs that tuned the thresholds, which `policytheme summarize`
+    corrects counted shares with."""
     if not path.is_file():
         return []
     q = read_json(path)
     out = [
         "## Error rates for theme shares",
         "",
-        f"Measured on the dev split ({q['paragraphs']:,} paragraphs; the thresholds were tuned there too) and "
+        f"Measured on the {tuned_on(q.get('split'))} ({q['paragraphs']:,} paragraphs; the thresholds were tuned "
+        "there too) and "
         f"stored in `{QUANTIFICATION}`: `policytheme summarize` corrects counted theme shares with them "
         "(adjusted classify-and-count) and carries their uncertainty into its intervals.",
         "",
@@ -82,6 +84,21 @@ def _rates_section(path: Path) -> list[str]:
         cells = [t, str(v["positives"])] + [_f(v[k]) for k in ("tpr", "fpr", "score_pos", "score_neg")]
         out.append("| " + " | ".join(cells) + " |")
     return out + [""]
+
+
+def tuned_on(split: str | None) -> str:
+    return "out-of-fold scores of the tuning paragraphs" if split == "crossfit" else "dev split"
+
+
+def tuning_of(record: dict, data: list[dict]) -> str:
+    """Where a run's thresholds were tuned, in words."""
+    tuning = record.get("tuning") or {}
+    if tuning.get("folds"):
+        return (
+            f"out-of-fold scores of {tuning['paragraphs']:,} train and dev paragraphs of real documents "
+            f"({tuning['folds']} folds of whole documents; the model then fit on every train and dev paragraph)"
+        )
+    return f"the dev split of `{Path(data[0]['path']).name}`"
 
 
 def model_card(run: str | Path, title: str | None = None) -> str:
@@ -98,7 +115,7 @@ def model_card(run: str | Path, title: str | None = None) -> str:
         + "; ".join(
             f"`{Path(d['path']).name}` ({d['paragraphs']:,} paragraphs, sha256 {d['sha256'][:12]})" for d in data
         )
-        + f". Thresholds tuned on the dev split of `{Path(data[0]['path']).name}`; split seed {config.seed}.",
+        + f". Thresholds tuned on {tuning_of(record, data)}; split seed {config.seed}.",
         f"- **Created**: {record.get('created', '?')}, git {((record.get('git') or {}).get('commit') or '?')[:12]}; "
         f"libraries: {', '.join(f'{k} {v}' for k, v in record.get('libraries', {}).items() if v)}.",
         "",
@@ -110,7 +127,7 @@ def model_card(run: str | Path, title: str | None = None) -> str:
         "",
         "Each test split holds whole documents never seen in training or tuning; intervals are 95% bootstrap "
         "intervals over paragraphs. A split of several languages or genres is also scored per language and per "
-        "genre group, and the keyword method (thresholds tuned on the same dev split) is scored beside it.",
+        "genre group, and the keyword method (thresholds tuned on the same paragraphs) is scored beside it.",
         "",
     ]
     for path in sorted(folder.path.glob("metrics*.json"), key=lambda p: (p.name != "metrics.json", p.name)):
