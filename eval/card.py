@@ -64,18 +64,22 @@ def _metrics_section(name: str, m: dict) -> list[str]:
 
 
 def _rates_section(path: Path) -> list[str]:
-    """The error rates per theme on the paragraphs that tuned the thresholds, which `policytheme summarize`
-    corrects counted shares with."""
+    """The error rates per theme on the tuning paragraphs, which `policytheme summarize` corrects shares with."""
     if not path.is_file():
         return []
     q = read_json(path)
     out = [
         "## Error rates for theme shares",
         "",
-        f"Measured on the {tuned_on(q.get('split'))} ({q['paragraphs']:,} paragraphs; the thresholds were tuned "
-        "there too) and "
-        f"stored in `{QUANTIFICATION}`: `policytheme summarize` corrects counted theme shares with them "
-        "(adjusted classify-and-count) and carries their uncertainty into its intervals.",
+        f"Measured on the paragraphs that tuned the thresholds ({q['paragraphs']:,} paragraphs"
+        + (
+            f" of {len(q['docs'])} documents, their out-of-fold scores where the run is cross-fitted"
+            if q.get("docs")
+            else ""
+        )
+        + f") and stored in `{QUANTIFICATION}` with each paragraph's scores: `policytheme summarize` corrects "
+        "theme shares with them (calibrated scores by default, or adjusted counts with these rates) and carries "
+        "their uncertainty into its intervals.",
         "",
         "| theme | positives | true-positive rate | false-positive rate | mean score, positives | negatives |",
         "|---|---|---|---|---|---|",
@@ -84,10 +88,6 @@ def _rates_section(path: Path) -> list[str]:
         cells = [t, str(v["positives"])] + [_f(v[k]) for k in ("tpr", "fpr", "score_pos", "score_neg")]
         out.append("| " + " | ".join(cells) + " |")
     return out + [""]
-
-
-def tuned_on(split: str | None) -> str:
-    return "out-of-fold scores of the tuning paragraphs" if split == "crossfit" else "dev split"
 
 
 def tuning_of(record: dict, data: list[dict]) -> str:

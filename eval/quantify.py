@@ -1,16 +1,28 @@
 """Theme shares corrected for the model's errors (quantification): pure functions of arrays.
 
 A share counted from a model's labels is biased: a theme the model over-calls is overstated, a theme it
-misses understated. Adjusted classify-and-count (ACC) inverts what the model is known to do on its dev split,
+misses understated. What the model does on the paragraphs that tuned it (their out-of-fold scores in a
+cross-fitted run, else its dev split; :class:`Rates`, stored in the run as ``quantification.json``) corrects
+it, three ways:
 
-    counted = tpr * share + fpr * (1 - share)   =>   share = (counted - fpr) / (tpr - fpr)
+- ``pcc`` (the default): probabilistic classify-and-count with calibrated scores. Each theme's scores are
+  calibrated by isotonic regression on those paragraphs (a step function of the score: the share of gold
+  positives among the paragraphs of each step), and a group's share is the mean calibrated probability of
+  its paragraphs.
+- ``acc``: adjusted classify-and-count inverts the decisions' true- and false-positive rates,
+  ``counted = tpr * share + fpr * (1 - share)  =>  share = (counted - fpr) / (tpr - fpr)``.
+- ``pacc``: the same with mean scores instead of decisions.
 
-and probabilistic ACC (PACC) does the same with mean scores instead of decisions. The rates come from the
-dev split at training time (:func:`dev_rates`, stored in the run as ``quantification.json``). Intervals are
-percentile intervals of replicates that redraw both the dev paragraphs (a bootstrap: the rates' uncertainty)
-and the group's counted share (its sampling error: the Jeffreys posterior of k labeled of n, which unlike a
-bootstrap of the group's paragraphs does not collapse to 0 when no paragraph was labeled; for PACC a normal
-draw of the mean score); every replicate is clipped to [0, 1].
+Intervals are percentile intervals of replicates, every replicate clipped to [0, 1]. For ``acc`` and ``pacc``
+they redraw the tuning paragraphs (a bootstrap: the rates' uncertainty) and the group's counted share (its
+sampling error: the Jeffreys posterior of k labeled of n, which unlike a bootstrap of the group's paragraphs
+does not collapse to 0 when no paragraph was labeled; for PACC a normal draw of the mean score). For ``pcc``
+they are intervals for the share of the group's paragraphs that are truly about the theme: each step's
+probability is drawn from its Jeffreys posterior (the calibration's uncertainty), and the group's share
+around its mean probability with the variance of independent paragraphs, sum p(1 - p) / n^2, times a
+per-theme overdispersion factor (:func:`overdispersion`: documents differ in how well the model's scores
+fit them, measured on the tuning paragraphs' own documents, cross-fitted over documents). ``cc`` (counting)
+carries the group's sampling error alone.
 """
 
 from __future__ import annotations
@@ -18,28 +30,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from sklearn.isotonic import isotonic_regression
 
-METHODS = ("acc", "pacc", "cc")
-DEFAULT_METHOD = "acc"  # chosen by eval/benchmarks/quantification.py (docs/commands.md: summarize)
+METHODS = ("pcc", "acc", "pacc", "cc")
+DEFAULT_METHOD = "pcc"  # chosen by eval/benchmarks/quantification.py (docs/commands.md: summarize)
 MIN_PARAGRAPHS = 10  # fewer: a share, but no interval (it would span most of [0, 1])
 MIN_SEPARATION = 0.1  # tpr - fpr (or the score gap) below this: the model cannot tell the theme apart
 N_BOOT = 1000
 QUANTIFICATION = "quantification.json"  # in the run folder and its model folder
 BLOCK = 512
+FOLDS = 5  # over documents, for the overdispersion factor
 
 
 @dataclass
 class Rates:
-    """What the model does on its dev split: per dev paragraph and theme, the gold label, the decision and
-    the score (n_dev x themes)."""
+    """What the model does on the paragraphs that tuned it (its dev split, or their out-of-fold scores): per
+    paragraph and theme, the gold label, the decision and the score (n x themes)."""
 
     themes: list[str]
     gold: np.ndarray  # bool
     decided: np.ndarray  # bool
     scores: np.ndarray  # float
+    docs: list[str] | None = None  # the documents of the paragraphs (version 2; None in a version-1 file)
+    doc: np.ndarray | None = None  # each paragraph's index into ``docs``
+    script: np.ndarray | None = None  # each paragraph's script (models.scripts.script_of): han, latin, other
+    split: str = "dev"  # "crossfit": out-of-fold scores of a cross-fitted run (train.run); "dev": the dev split's
 
     def to_json(self) -> dict:
-        out = {"version": 1, "split": "dev", "paragraphs": int(len(self.gold)), "themes": {}}
+        out = {"version": 2, "split": self.split, "paragraphs": int(len(self.gold))}
+        if self.docs is not None:
+            out |= {"docs": list(self.docs), "doc": [int(i) for i in self.doc], "script": [str(x) for x in self.script]}
+        out["themes"] = {}
         for j, t in enumerate(self.themes):
             g, d, s = self.gold[:, j], self.decided[:, j], self.scores[:, j]
             out["themes"][t] = {
@@ -58,15 +80,34 @@ class Rates:
             gold = np.array([[c == "1" for c in x["gold"]] for x in cols], dtype=bool).T
             decided = np.array([[c == "1" for c in x["decided"]] for x in cols], dtype=bool).T
             scores = np.array([x["scores"] for x in cols], dtype=np.float64).T
+            docs = obj.get("docs")  # version 1 has none
+            doc = None if docs is None else np.array(obj["doc"], dtype=np.int64)
+            script = None if docs is None else np.array(obj["script"], dtype=str)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{where}: not a dev-split rates file ({type(e).__name__}: {e})") from None
         if not (gold.shape == decided.shape == scores.shape):
             raise ValueError(f"{where}: gold, decided and scores differ in length")
-        return cls(themes, gold, decided, scores)
+        if docs is not None and not (len(doc) == len(script) == len(gold) and ((doc >= 0) & (doc < len(docs))).all()):
+            raise ValueError(f"{where}: doc and script must name one document and script per paragraph")
+        return cls(themes, gold, decided, scores, docs, doc, script, str(obj.get("split", "dev")))
+
+    def subset(self, rows: np.ndarray) -> Rates:
+        """The paragraphs ``rows`` (a mask or indices), with their documents and scripts."""
+        keep = None if self.doc is None else (self.doc[rows], self.script[rows])
+        return Rates(
+            self.themes,
+            self.gold[rows],
+            self.decided[rows],
+            self.scores[rows],
+            self.docs,
+            *(keep or (None, None)),
+            self.split,
+        )
 
     def select(self, themes: list[str]) -> Rates:
         idx = [self.themes.index(t) for t in themes]
-        return Rates(list(themes), self.gold[:, idx], self.decided[:, idx], self.scores[:, idx])
+        g, d, s = self.gold[:, idx], self.decided[:, idx], self.scores[:, idx]
+        return Rates(list(themes), g, d, s, self.docs, self.doc, self.script, self.split)
 
 
 def summary(gold: np.ndarray, decided: np.ndarray, scores: np.ndarray) -> dict:
@@ -84,6 +125,55 @@ def summary(gold: np.ndarray, decided: np.ndarray, scores: np.ndarray) -> dict:
         "score_pos": mean(scores, pos),
         "score_neg": mean(scores, neg),
     }
+
+
+def calibration(scores: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Isotonic calibration of one theme as steps: (the lowest score of each step, its gold positives, its
+    paragraphs). A score's calibrated probability is positives / paragraphs of its step (:func:`steps_of`)."""
+    values, inverse, counts = np.unique(np.asarray(scores, dtype=np.float64), return_inverse=True, return_counts=True)
+    if not len(values):
+        return np.zeros(1), np.zeros(1), np.zeros(1)
+    pos = np.bincount(inverse, np.asarray(gold, dtype=np.float64), minlength=len(values))
+    fitted = isotonic_regression(pos / counts, sample_weight=counts)
+    step = np.cumsum(np.r_[True, np.diff(fitted) != 0]) - 1  # pooled adjacent values share one fitted value
+    starts = np.r_[0, np.flatnonzero(np.diff(step)) + 1]
+    return values[starts], np.bincount(step, pos), np.bincount(step, counts).astype(np.float64)
+
+
+def steps_of(scores: np.ndarray, lows: np.ndarray) -> np.ndarray:
+    """The calibration step of each score: the last step whose lowest score it reaches (the first below)."""
+    return np.clip(np.searchsorted(lows, scores, side="right") - 1, 0, len(lows) - 1)
+
+
+def calibrated(rates: Rates, scores: np.ndarray) -> np.ndarray:
+    """``scores`` (paragraphs x themes) as calibrated probabilities, by :func:`calibration` on ``rates``."""
+    out = np.zeros(scores.shape)
+    for j in range(scores.shape[1]):
+        lows, pos, n = calibration(rates.scores[:, j], rates.gold[:, j])
+        out[:, j] = (pos / np.maximum(n, 1))[steps_of(scores[:, j], lows)]
+    return out
+
+
+def overdispersion(rates: Rates, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Per theme, how much more the documents' shares stray from their mean calibrated probabilities than
+    independent paragraphs would: sum over documents of (mean probability - gold share)^2 over the sum of
+    sum p(1 - p) / n^2, with each document's probabilities calibrated on the other folds of documents; at
+    least 1. 1 where the rates name no documents (a version-1 ``quantification.json``) or too few."""
+    n_themes = rates.gold.shape[1]
+    if rates.doc is None or len(np.unique(rates.doc)) < 2 * folds:
+        return np.ones(n_themes)
+    docs, doc = np.unique(rates.doc, return_inverse=True)
+    fold = np.random.default_rng(seed).permutation(len(docs)) % folds
+    p = np.zeros(rates.gold.shape)
+    for f in range(folds):
+        held = fold[doc] == f
+        p[held] = calibrated(rates.subset(~held), rates.scores[held])
+    n = np.bincount(doc).astype(np.float64)[:, None]
+    g = rates.gold.astype(np.float64)
+    error = np.stack([np.bincount(doc, p[:, j] - g[:, j]) for j in range(n_themes)], 1) / n
+    var = np.stack([np.bincount(doc, p[:, j] * (1 - p[:, j])) for j in range(n_themes)], 1) / n**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.maximum(1.0, np.nan_to_num((error**2).sum(0) / var.sum(0), nan=1.0, posinf=1.0))
 
 
 def _rate_pairs(rates: Rates, method: str, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -140,8 +230,8 @@ def estimate(
     """Corrected theme shares of ``n_groups`` groups of paragraphs.
 
     ``groups``: the group index (0..n_groups-1) of each paragraph; ``decided``/``scores``: paragraphs x
-    themes, from the labeled file; ``rates``: the model's dev split (themes in the same order). ``cc``
-    (raw counting) needs no rates; its interval is the group's sampling error alone.
+    themes, from the labeled file; ``rates``: the model's tuning paragraphs (themes in the same order).
+    ``cc`` (raw counting) needs no rates; its interval is the group's sampling error alone.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (use {', '.join(METHODS)})")
@@ -161,6 +251,8 @@ def estimate(
     rng = np.random.default_rng(seed)
     if method == "cc":
         share = counted.copy()
+    elif method == "pcc":
+        share, draw = _calibrated_shares(groups, n_groups, n, scores, rates, n_boot, rng)
     else:
         on_pos, on_neg = _rate_pairs(rates, method)
         share = adjust(observed, on_pos, on_neg)
@@ -172,14 +264,17 @@ def estimate(
     for start in range(0, n_groups, BLOCK):  # bounded memory: BLOCK groups x themes x n_boot at a time
         sl = slice(start, min(start + BLOCK, n_groups))
         size = np.maximum(n[sl], 1)[:, None, None]
-        if method == "pacc":
+        if method == "pcc":
+            reps = draw(sl)
+        elif method == "pacc":
             se = sd[sl] / np.sqrt(size[:, :, 0])
             obs = observed[sl, :, None] + se[:, :, None] * rng.standard_normal((*share[sl].shape, n_boot))
         else:
             # the group's counted share drawn from its Jeffreys posterior: a bootstrap of 0 of n would be 0 always
             c = np.nan_to_num(counted[sl])[:, :, None] * size
             obs = rng.beta(c + 0.5, size - c + 0.5, (*share[sl].shape, n_boot))
-        reps = obs if method == "cc" else adjust(obs, b_pos.T[None], b_neg.T[None])
+        if method != "pcc":
+            reps = obs if method == "cc" else adjust(obs, b_pos.T[None], b_neg.T[None])
         missing = np.isnan(reps)
         bad[sl] = missing.mean(axis=2) > alpha  # the rates' own uncertainty reaches "cannot tell apart"
         low[sl] = np.quantile(np.where(missing, 0.0, reps), alpha, axis=2)
@@ -199,3 +294,29 @@ def estimate(
     low, high = np.where(empty, np.nan, low), np.where(empty, np.nan, high)
     share = np.where(n[:, None] == 0, np.nan, share)
     return Shares(n.astype(np.int64), counted, share, low, high, note)
+
+
+def _calibrated_shares(groups, n_groups, n, scores, rates, n_boot, rng):
+    """PCC: each group's mean calibrated probability (groups x themes), and a function of a slice of groups
+    that draws their replicates (groups x themes x n_boot): calibration steps from their Jeffreys posteriors,
+    the group's share around its mean probability with the overdispersed variance of its paragraphs."""
+    phi = overdispersion(rates)
+    size = np.maximum(n, 1)[:, None]
+    share, members, draws = np.zeros((n_groups, len(phi))), [], []
+    for j in range(len(phi)):
+        lows, pos, total = calibration(rates.scores[:, j], rates.gold[:, j])
+        step = steps_of(scores[:, j], lows)
+        m = sparse.csr_matrix((np.ones(len(step)), (groups, step)), shape=(n_groups, len(lows)))
+        share[:, j] = m @ (pos / np.maximum(total, 1)) / size[:, 0]
+        members.append(m)
+        draws.append(rng.beta(pos[:, None] + 0.5, (total - pos)[:, None] + 0.5, (len(lows), n_boot)))
+
+    def draw(sl: slice) -> np.ndarray:
+        out = []
+        for j, (m, p) in enumerate(zip(members, draws)):
+            mean = m[sl] @ p / size[sl]
+            var = m[sl] @ (p * (1 - p)) / size[sl] ** 2
+            out.append(mean + np.sqrt(phi[j] * var) * rng.standard_normal(mean.shape))
+        return np.clip(np.stack(out, 1), 0.0, 1.0)
+
+    return share, draw

@@ -5,8 +5,9 @@
 Reads ``label``'s output (jsonl, csv or parquet), groups its paragraphs (by any of its columns, by columns of
 a metadata table joined on ``doc_id``, or by the year in the file names), and writes one row per group and
 theme: ``paragraphs``, ``counted`` (the share labeled), ``share`` (corrected, eval/quantify.py), ``low`` and
-``high`` (95% interval), ``method`` and ``note`` (why a share or interval is missing). The model's dev-split
-error rates come from its run (``quantification.json``), found through the labeled file's manifest.
+``high`` (95% interval), ``method`` and ``note`` (why a share or interval is missing). What the model did on
+the paragraphs that tuned it comes from its run (``quantification.json``), found through the labeled file's
+manifest.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def read_all(paths: list[str | Path]) -> Labeled:
 
 
 def find_rates(model: str | Path, themes: list[str]) -> Rates:
-    """The dev-split rates stored with a model (its folder, or the run folder around it)."""
+    """The tuning paragraphs' scores and rates stored with a model (its folder, or the run folder around it)."""
     model = Path(model)
     for where in (model / QUANTIFICATION, model / "model" / QUANTIFICATION, model.parent / QUANTIFICATION):
         if where.is_file():

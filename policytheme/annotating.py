@@ -55,7 +55,8 @@ def retrain_on_labels(labels: Path, codebook: str | None, work: Path, current: P
 
     One answer in five (by a hash of its id, so the same ones every time) is held out; the rest train,
     together with the shipped data when the themes are the shipped ones (its real dev split tunes the
-    thresholds; on a user's own themes their answers tune, out of fold). Reports macro-F1 on the held-out answers of the model in use before and of the new one.
+    thresholds; on a user's own themes their answers tune, out of fold). Reports macro-F1 on the held-out
+    answers of the model in use before and of the new one.
     """
     import hashlib
 

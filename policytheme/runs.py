@@ -8,12 +8,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from policytheme.data.records import label_ids, to_matrix
 from policytheme.eval.card import model_card
 from policytheme.eval.evaluate import default_predictions, evaluate_model, write_evaluation
 from policytheme.eval.leaderboard import KEYWORDS
 from policytheme.eval.quantify import QUANTIFICATION, Rates
 from policytheme.files import staged, write_file, write_json
+from policytheme.models.scripts import script_of
 from policytheme.train.run import TrainConfig, TrainResult, select_test, train, work_dir_for
 
 
@@ -79,7 +82,18 @@ def dev_rates(result: TrainResult) -> Rates | None:
     labels = result.model.labels
     texts = [ex.text for ex in dev]
     scores = result.tuning_scores if result.tuning_scores is not None else result.model.predict_proba(texts)
-    return Rates(labels, to_matrix(dev, labels).astype(bool), result.model.decide(scores, texts).astype(bool), scores)
+    docs = sorted({ex.doc_id for ex in dev})
+    index = {d: i for i, d in enumerate(docs)}
+    return Rates(
+        labels,
+        to_matrix(dev, labels).astype(bool),
+        result.model.decide(scores, texts).astype(bool),
+        scores,
+        docs,
+        np.array([index[ex.doc_id] for ex in dev]),
+        np.array([script_of(t) for t in texts]),
+        "crossfit" if result.folds else "dev",
+    )
 
 
 def test_slices(test: list) -> list[tuple[list, dict, str]]:

@@ -84,7 +84,7 @@ def read(path) -> pd.DataFrame:
 def test_shares_match_hand_computed_acc(model, tmp_path, capsys):
     src = labeled(tmp_path / "labels.jsonl", model, DOCS)
     out = tmp_path / "shares.jsonl"
-    assert run("summarize", src, "--out", out, "--by", "doc_id") == 0
+    assert run("summarize", src, "--out", out, "--by", "doc_id", "--method", "acc") == 0
     assert "summarized 40 paragraphs into 2 group(s)" in capsys.readouterr().out
     t = read(out).set_index(["doc_id", "theme"])
     expected = {
@@ -103,14 +103,90 @@ def test_shares_match_hand_computed_acc(model, tmp_path, capsys):
     assert t.loc[("b", "upgrading")]["high"] > 0
 
 
+def test_shares_match_hand_computed_pcc(model, tmp_path):
+    # the fixture's dev split, calibrated: innovation 8 of the 9 paragraphs at 0.9 are positive, 2 of the 11
+    # at 0.2; upgrading 5 of 5 at 0.9, 5 of 15 at 0.2. A share is the mean calibrated probability.
+    src = labeled(tmp_path / "labels.jsonl", model, DOCS)
+    out = tmp_path / "shares.jsonl"
+    assert run("summarize", src, "--out", out, "--by", "doc_id") == 0
+    t = read(out).set_index(["doc_id", "theme"])
+    expected = {
+        ("a", "innovation"): (10 * 8 / 9 + 10 * 2 / 11) / 20,
+        ("a", "upgrading"): (4 * 1 + 16 * 5 / 15) / 20,
+        ("b", "innovation"): (2 * 8 / 9 + 18 * 2 / 11) / 20,
+        ("b", "upgrading"): 5 / 15,  # never predicted, but a 0.2 score is positive one time in three
+    }
+    for key, share in expected.items():
+        row = t.loc[key]
+        assert row["method"] == "pcc" and row["share"] == pytest.approx(share, abs=1e-4)
+        assert row["low"] < row["share"] < row["high"] and 0 <= row["low"] and row["high"] <= 1
+
+
+def test_pcc_calibration_pools_scores_out_of_order():
+    # dev: 1 of 2 positive at 0.1, 0 of 2 at 0.5, 2 of 2 at 0.9: isotonic pools 0.1 and 0.5 into 1 of 4
+    rates = Rates(
+        ["t"],
+        np.array([[1, 0, 0, 0, 1, 1]], bool).T,
+        np.zeros((6, 1), bool),
+        np.array([[0.1] * 2 + [0.5] * 2 + [0.9] * 2]).T,
+    )
+    scores = np.array([[0.5], [0.3], [0.05], [0.95], [0.9], [0.7]])
+    s = estimate(np.array([0, 0, 0, 1, 1, 1]), 2, scores >= 0.5, scores, rates, "pcc", n_boot=100)
+    assert s.share[:, 0] == pytest.approx([0.25, (1 + 1 + 0.25) / 3])
+
+
+def doc_rates(gold_shares: list[float], per_doc: int = 50) -> Rates:
+    """Uninformative scores (all 0.5) on documents whose gold shares are ``gold_shares``."""
+    gold = np.concatenate([bits(round(g * per_doc), per_doc) for g in gold_shares])[:, None]
+    doc = np.repeat(np.arange(len(gold_shares)), per_doc)
+    docs = [f"d{i}" for i in range(len(gold_shares))]
+    return Rates(["t"], gold, gold.copy(), np.full(gold.shape, 0.5), docs, doc, np.full(len(doc), "han"))
+
+
+def test_pcc_intervals_carry_the_spread_between_documents(tmp_path):
+    # the same paragraphs: documents all at 0.5, or half at 0.1 and half at 0.9 (the model's scores say
+    # nothing of the difference): the interval of a new 50-paragraph document widens with the spread
+    same, spread = doc_rates([0.5] * 20), doc_rates([0.1, 0.9] * 10)
+    old = Rates.from_json({**spread.to_json(), "version": 1} | {"docs": None})  # no documents: as version 1
+
+    def width(rates):
+        s = estimate(np.zeros(50, dtype=np.int64), 1, np.zeros((50, 1), bool), np.full((50, 1), 0.5), rates, "pcc")
+        assert s.share[0, 0] == pytest.approx(0.5)
+        return s.high[0, 0] - s.low[0, 0]
+
+    assert width(spread) > 3 * width(same)
+    assert width(old) == pytest.approx(width(same), abs=0.03)  # no documents, no spread term
+
+
+def test_rates_file_keeps_documents_and_reads_version_1(model, tmp_path):
+    rates = doc_rates([0.2, 0.4])
+    back = Rates.from_json(json.loads(json.dumps(rates.to_json())))
+    assert back.to_json()["version"] == 2 and back.docs == ["d0", "d1"]
+    assert (back.doc == rates.doc).all() and list(back.script) == ["han"] * 100
+    # a version-1 file (no documents, as written before them) still reads and corrects
+    q = json.loads((model / "quantification.json").read_text())
+    q["version"] = 1
+    for key in ("docs", "doc", "script"):
+        q.pop(key, None)
+    (model / "quantification.json").write_text(json.dumps(q))
+    src = labeled(tmp_path / "labels.jsonl", model, DOCS)
+    out = tmp_path / "s.csv"
+    assert run("summarize", src, "--out", out) == 0
+    t = pd.read_csv(out).set_index("theme")
+    assert t.loc["innovation", "share"] == pytest.approx((12 * 8 / 9 + 28 * 2 / 11) / 40, abs=1e-4)
+    q["themes"]["innovation"]["decided"] = "1"
+    (model / "quantification.json").write_text(json.dumps(q))
+    assert run("summarize", src, "--out", out) == 2
+
+
 def test_whole_file_without_by_and_counting_method(model, tmp_path):
     src = labeled(tmp_path / "labels.jsonl", model, DOCS)
     out = tmp_path / "all.csv"
     assert run("summarize", src, "--out", out) == 0
     t = pd.read_csv(out).set_index("theme")
-    assert list(t.index) == THEMES and (t["paragraphs"] == 40).all()
+    assert list(t.index) == THEMES and (t["paragraphs"] == 40).all() and (t["method"] == "pcc").all()
     assert t.loc["innovation", "counted"] == pytest.approx(0.3)
-    assert t.loc["innovation", "share"] == pytest.approx((0.3 - 0.1) / 0.7, abs=1e-4)
+    assert t.loc["innovation", "share"] == pytest.approx((12 * 8 / 9 + 28 * 2 / 11) / 40, abs=1e-4)
     assert run("summarize", src, "--out", out, "--method", "cc") == 0
     t = pd.read_csv(out).set_index("theme")
     assert (t["share"] == t["counted"]).all() and (t["method"] == "cc").all()
@@ -149,7 +225,7 @@ def test_small_group_gets_a_share_but_no_interval(model, tmp_path):
     out = tmp_path / "s.jsonl"
     assert run("summarize", src, "--out", out, "--by", "doc_id") == 0
     c = read(out).set_index(["doc_id", "theme"]).loc[("c", "innovation")]
-    assert c["paragraphs"] == 2 and c["share"] == pytest.approx((0.5 - 0.1) / 0.7, abs=1e-4)
+    assert c["paragraphs"] == 2 and c["share"] == pytest.approx((8 / 9 + 2 / 11) / 2, abs=1e-4)
     assert pd.isna(c["low"]) and pd.isna(c["high"]) and "too few paragraphs" in c["note"]
 
 
@@ -164,7 +240,7 @@ def test_meta_groups_include_groups_with_no_paragraphs(model, tmp_path):
     empty = t[t["year"] == "2027"]
     assert (empty["paragraphs"] == 0).all() and empty["share"].isna().all() and (empty["note"] == "no paragraphs").all()
     row = t[(t["year"] == "2025") & (t["theme"] == "innovation")].iloc[0]
-    assert row["province"] == "Anhui" and row["share"] == pytest.approx((0.5 - 0.1) / 0.7, abs=1e-4)
+    assert row["province"] == "Anhui" and row["share"] == pytest.approx((10 * 8 / 9 + 10 * 2 / 11) / 20, abs=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -212,7 +288,7 @@ def test_every_input_and_output_format_gives_the_same_table(model, tmp_path, fmt
     for t in tables:
         assert list(t.columns) == cols
         pd.testing.assert_frame_equal(t, tables[0], check_dtype=False)
-    assert tables[0].loc[0, "share"] == pytest.approx((0.5 - 0.1) / 0.7, abs=1e-4)
+    assert tables[0].loc[0, "share"] == pytest.approx((10 * 8 / 9 + 10 * 2 / 11) / 20, abs=1e-4)
 
 
 YEARS = {"a": 2026, "b": 2025}  # listed out of order: groups come sorted
@@ -235,6 +311,8 @@ def test_run_stores_rates_and_summarize_finds_them(tmp_path, capsys):
     assert run("train", "--model", "tfidf-logreg", "--data", data, "--out", tmp_path / "run", "--n-boot", 10) == 0
     q = json.loads((tmp_path / "run" / "model" / "quantification.json").read_text())
     assert q["paragraphs"] > 0 and set(q["themes"]) == {"price_competition", "industrial_upgrading", "innovation"}
+    assert q["version"] == 2 and len(q["doc"]) == len(q["script"]) == q["paragraphs"]
+    assert set(q["script"]) <= {"han", "latin", "other"} and max(q["doc"]) < len(q["docs"]) == len(set(q["docs"]))
     for v in q["themes"].values():
         gold = np.array([c == "1" for c in v["gold"]])
         dec = np.array([c == "1" for c in v["decided"]])

@@ -1,14 +1,21 @@
-"""Which correction `summarize` uses: corrected shares per test document against the gold shares.
+"""Which correction `summarize` uses: corrected shares per document against the gold shares.
 
     python -m policytheme.eval.benchmarks.quantification --run /tmp/default-run [--boot 1000] [--speed 100000]
 
-The run is one trained on the default data (``policytheme train --model tfidf-logreg --out /tmp/default-run``),
-whose ``quantification.json`` holds its dev split's rates. Each test document of ``data/real.jsonl`` and
-``data/genres.jsonl`` (never seen in training or tuning) is one group: its paragraphs are scored by the
-model, and counting (cc), adjusted classify-and-count (acc) and probabilistic ACC (pacc) estimate each
-theme's share (eval/quantify.py, the code `summarize` runs). Against the gold share of the document: mean
-absolute error (per theme and over all), and the share of 95% intervals that hold the gold share. The
-pooled test split (one group per file) is shown too.
+The run is one trained on the default data (``policytheme train --model tfidf-logreg --out /tmp/default-run``,
+cross-fitted), whose ``quantification.json`` holds the out-of-fold scores and decisions of the paragraphs
+that tuned it, with their documents (version 2). Two validations, each document one group, counting (cc),
+probabilistic classify-and-count with calibrated scores (pcc), adjusted classify-and-count (acc) and
+probabilistic ACC (pacc) side by side (eval/quantify.py, the code `summarize` runs):
+
+1. the cross-fitted documents, leave one document out: each document's out-of-fold decisions and scores
+   corrected with the rates, calibration and overdispersion of the other documents' paragraphs alone;
+2. the test documents of ``data/real.jsonl`` and ``data/genres.jsonl`` (never trained or tuned on), scored
+   by the run's model and decided as `label` decides (each script's thresholds), corrected with all of
+   ``quantification.json``.
+
+Against the gold share of each document: mean absolute error (per theme and over all), and the share of
+95% intervals that hold the gold share.
 
 ``--speed N`` then times the command a user runs, ``policytheme summarize`` on an N-paragraph labeled file
 (the test paragraphs with their scores, repeated over 1,000 documents with a year in their file names),
@@ -39,7 +46,8 @@ def test_documents(path: Path, model) -> dict:
     rows = [ex for ex in read_examples(path, model.labels) if ex.extra.get("split") == "test"]
     docs = sorted({ex.doc_id for ex in rows})
     codes = np.array([docs.index(ex.doc_id) for ex in rows])
-    scores = model.predict_proba([ex.text for ex in rows])
+    texts = [ex.text for ex in rows]
+    scores = model.predict_proba(texts)
     gold = to_matrix(rows, model.labels).astype(float)
     n = np.bincount(codes, minlength=len(docs))
     gold_share = np.stack([np.bincount(codes, gold[:, j], minlength=len(docs)) for j in range(gold.shape[1])], 1)
@@ -47,32 +55,54 @@ def test_documents(path: Path, model) -> dict:
         "docs": docs,
         "codes": codes,
         "scores": scores,
-        "decided": model.decide(scores).astype(bool),
+        "decided": model.decide(scores, texts).astype(bool),
         "gold": gold_share / n[:, None],
-        "pooled_gold": gold.mean(0),
-        "texts": [ex.text for ex in rows],
+        "texts": texts,
         "n": n,
     }
 
 
-def score(d: dict, rates, method: str, n_boot: int) -> dict:
-    s = estimate(d["codes"], len(d["docs"]), d["decided"], d["scores"], rates, method, n_boot=n_boot)
-    err = np.abs(s.share - d["gold"])
-    covered = (s.low <= d["gold"] + 1e-9) & (d["gold"] <= s.high + 1e-9)
-    has = ~np.isnan(s.low)
-    pooled = estimate(np.zeros(len(d["codes"]), dtype=np.int64), 1, d["decided"], d["scores"], rates, method, n_boot)
+def figures(share: np.ndarray, low: np.ndarray, high: np.ndarray, gold: np.ndarray) -> dict:
+    """MAE and interval coverage of documents x themes estimates against their gold shares."""
+    err = np.abs(share - gold)
+    covered = (low <= gold + 1e-9) & (gold <= high + 1e-9)
+    has = ~np.isnan(low)
     return {
         "mae": float(np.nanmean(err)),
         "mae_theme": np.nanmean(err, 0).round(4).tolist(),
         "coverage": float(covered[has].mean()),
         "coverage_theme": [round(float(covered[has[:, j], j].mean()), 3) for j in range(covered.shape[1])],
-        "width_theme": np.nanmean(s.high - s.low, 0).round(3).tolist(),
         "intervals": int(has.sum()),
-        "width": float(np.nanmean(s.high - s.low)),
-        "pooled": pooled.share[0].round(4).tolist(),
-        "pooled_low": pooled.low[0].round(4).tolist(),
-        "pooled_high": pooled.high[0].round(4).tolist(),
+        "width_theme": np.nanmean(high - low, 0).round(3).tolist(),
     }
+
+
+def test_figures(d: dict, rates, method: str, n_boot: int) -> tuple[dict, tuple]:
+    s = estimate(d["codes"], len(d["docs"]), d["decided"], d["scores"], rates, method, n_boot=n_boot)
+    return figures(s.share, s.low, s.high, d["gold"]), (s.share, s.low, s.high, d["gold"])
+
+
+def held_out_figures(rates, method: str, n_boot: int) -> dict:
+    """Leave one cross-fitted document out: its out-of-fold rows corrected with the other documents' alone."""
+    out = []
+    for d in np.unique(rates.doc):
+        rows = rates.doc == d
+        s = estimate(
+            np.zeros(int(rows.sum()), dtype=np.int64), 1, rates.decided[rows], rates.scores[rows],
+            rates.subset(~rows), method, n_boot=n_boot,
+        )  # fmt: skip
+        out.append((s.share[0], s.low[0], s.high[0], rates.gold[rows].mean(0)))
+    return {"documents": len(out), **figures(*(np.array(x) for x in zip(*out)))}
+
+
+def show(label: str, r: dict) -> None:
+    per = " ".join(f"{x:.3f}" for x in r["mae_theme"])
+    cov = " ".join(f"{x:.2f}" for x in r["coverage_theme"])
+    wid = " ".join(f"{x:.2f}" for x in r["width_theme"])
+    print(f"{label:7} {r['mae']:6.3f}  {per:20} {r['coverage']:5.3f} ({cov})  {wid}")
+
+
+HEADER = f"{'method':7} {'MAE':>6}  {'MAE per theme':20} coverage (per theme)  width per theme"
 
 
 def speed(run: Path, d: dict, labels: list[str], n: int) -> dict:
@@ -118,34 +148,37 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     model = load_model(args.run)
     rates = find_rates(args.run, model.labels)
-    figures: dict = {"labels": model.labels, "files": {}}
+    if rates.doc is None:
+        raise SystemExit(f"{args.run}: its quantification.json names no documents (version 1): train it again")
+    out: dict = {"labels": model.labels, "held_out": {}, "files": {}}
+    print(f"themes: {', '.join(model.labels)}; tuning paragraphs: {len(rates.gold)} of {len(rates.docs)} documents")
+    print(f"\ncross-fitted documents, each left out: {len(rates.docs)} documents, {len(rates.gold)} paragraphs")
+    print(HEADER)
+    for method in METHODS[::-1]:
+        out["held_out"][method] = r = held_out_figures(rates, method, args.boot)
+        show(method, r)
     data = {name: test_documents(path, model) for name, path in FILES.items()}
-    print(f"themes: {', '.join(model.labels)}; dev paragraphs: {len(rates.gold)}")
+    pooled: dict = {m: [] for m in METHODS}
     for name, d in data.items():
-        print(
-            f"\n{name} test: {len(d['docs'])} documents, {len(d['codes'])} paragraphs; pooled gold "
-            + ", ".join(f"{x:.3f}" for x in d["pooled_gold"])
-        )
-        print(f"{'method':7} {'MAE':>6}  {'MAE per theme':24} coverage (per theme) width per theme  pooled share [95%]")
-        figures["files"][name] = {"documents": len(d["docs"]), "paragraphs": len(d["codes"]), "methods": {}}
-        figures["files"][name]["pooled_gold"] = d["pooled_gold"].round(4).tolist()
+        print(f"\n{name} test: {len(d['docs'])} documents, {len(d['codes'])} paragraphs")
+        print(HEADER)
+        out["files"][name] = {"documents": len(d["docs"]), "paragraphs": len(d["codes"]), "methods": {}}
         for method in METHODS[::-1]:
-            r = score(d, rates, method, args.boot)
-            figures["files"][name]["methods"][method] = r
-            pooled = ", ".join(
-                f"{s:.3f} [{lo:.3f}, {hi:.3f}]" for s, lo, hi in zip(r["pooled"], r["pooled_low"], r["pooled_high"])
-            )
-            per = " ".join(f"{x:.3f}" for x in r["mae_theme"])
-            cov = " ".join(f"{x:.2f}" for x in r["coverage_theme"])
-            wid = " ".join(f"{x:.2f}" for x in r["width_theme"])
-            print(f"{method:7} {r['mae']:6.3f}  {per:24} {r['coverage']:5.3f} ({cov}) {wid}  {pooled}")
-    both = {m: np.mean([figures["files"][f]["methods"][m]["mae"] for f in FILES]) for m in METHODS}
-    print("\nmean over both files: " + ", ".join(f"{m} MAE {v:.3f}" for m, v in both.items()))
+            r, arrays = test_figures(d, rates, method, args.boot)
+            out["files"][name]["methods"][method] = r
+            pooled[method].append(arrays)
+            show(method, r)
+    print(f"\nall {sum(len(d['docs']) for d in data.values())} test documents")
+    print(HEADER)
+    out["test"] = {}
+    for method in METHODS[::-1]:
+        out["test"][method] = r = figures(*(np.concatenate(x) for x in zip(*pooled[method])))
+        show(method, r)
     if args.speed:
-        figures["speed"] = speed(args.run, data["real"], model.labels, args.speed)
-        print(f"\nsummarize on {args.speed:,} paragraphs (wall seconds, whole command): {figures['speed']}")
+        out["speed"] = speed(args.run, data["real"], model.labels, args.speed)
+        print(f"\nsummarize on {args.speed:,} paragraphs (wall seconds, whole command): {out['speed']}")
     if args.out:
-        args.out.write_text(json.dumps(figures, indent=1))
+        args.out.write_text(json.dumps(out, indent=1))
     return 0
 
 
