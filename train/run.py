@@ -91,7 +91,8 @@ def train(
     started = time.perf_counter()
     scores = None
     if folds >= 2 and dev_rows:
-        scores = out_of_fold(config, labels, train_rows, dev_rows, sources, folds, progress)
+        fold_of = grouped_folds(train_rows, folds, config.seed)
+        scores = out_of_fold(config, labels, train_rows, dev_rows, sources, fold_of, progress)
     else:
         folds = 0
     guide = None if folds else dev  # cross-fitted, the tuning paragraphs train too: they cannot guide
@@ -148,13 +149,14 @@ def out_of_fold(
     rows: list[Example],
     tuning: list[Example],
     sources: list[Source],
-    folds: int,
+    fold_of: np.ndarray,
     progress: bool,
 ) -> np.ndarray:
     """The scores of the ``tuning`` paragraphs (a part of ``rows``), each by a model fit on the folds of
-    ``rows`` without its document (whole documents per fold, a translation with its source): scores from
-    models that never saw the paragraph, as the final model's will be on a user's documents."""
-    fold_of = grouped_folds(rows, folds, config.seed)
+    ``rows`` without its own (``fold_of``: per row, whole documents per fold, a translation with its source,
+    ``grouped_folds``; -1: a row that always trains): scores from models that never saw the paragraph's
+    document, as the final model's will be on a user's documents."""
+    folds = int(fold_of.max()) + 1
     fold = dict(zip((ex.id for ex in rows), fold_of))
     out = np.zeros((len(tuning), len(labels)))
     where = np.array([fold[ex.id] for ex in tuning])

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from policytheme.data.records import label_ids, to_matrix
+from policytheme.data.records import DEFAULT_DATA, label_ids, to_matrix
 from policytheme.data.splits import CROSSFIT_TUNES, crossfit_parts, grouped_folds, run_sources
 from policytheme.models import make_model
 from policytheme.models.folders import TrainConfig
@@ -34,6 +34,8 @@ VARIANTS = {  # name: (model, parameters)
     "word_ngrams": ("tfidf-logreg", {"word_ngrams": [1, 2]}),
     "svm": ("tfidf-svm", {}),
 }
+# variants that add a labeled file to the default data; its rows only ever train (never tune, never held out)
+DATA_VARIANTS = {"written-genres": "data/written-genres.jsonl"}
 LANGS = ("en", "zh")
 
 
@@ -61,16 +63,17 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated (default: all)")
     args = ap.parse_args()
     names = args.variants.split(",")
-    unknown = [n for n in names if n not in VARIANTS]
+    unknown = [n for n in names if n not in VARIANTS and n not in DATA_VARIANTS]
     if unknown or "default" not in names:
-        ap.error(f"--variants: known {', '.join(VARIANTS)}; 'default' must be one")
+        ap.error(f"--variants: known {', '.join([*VARIANTS, *DATA_VARIANTS])}; 'default' must be one")
     labels = label_ids(None)
     config = TrainConfig(model="tfidf-logreg", out="-")
     sources = run_sources(config, labels)
     parts = crossfit_parts(sources, CROSSFIT_TUNES)
     rows, tuning = parts["train"], parts["dev"]
     texts, y = [ex.text for ex in tuning], to_matrix(tuning, labels)
-    fold = dict(zip((ex.id for ex in rows), grouped_folds(rows, args.folds, config.seed)))
+    row_folds = grouped_folds(rows, args.folds, config.seed)
+    fold = dict(zip((ex.id for ex in rows), row_folds))
     fold_of = np.array([fold[ex.id] for ex in tuning])
     langs, docs = np.array([ex.lang for ex in tuning]), np.array([ex.doc_id for ex in tuning])
     print(
@@ -80,10 +83,17 @@ def main() -> None:
     )
     decided = {}
     for name in names:
-        kind, params = VARIANTS[name]
+        kind, params = VARIANTS.get(name, VARIANTS["default"])
         started = time.perf_counter()
         run = TrainConfig(model=kind, out="-", params=params)
-        scores = out_of_fold(run, labels, rows, tuning, sources, args.folds, progress=False)
+        these_rows, these_folds, these_sources = rows, row_folds, sources
+        if name in DATA_VARIANTS:  # the same rows and folds, and the file's rows in every fold's training
+            these_sources = run_sources(
+                TrainConfig(model=kind, out="-", data=[*DEFAULT_DATA, DATA_VARIANTS[name]]), labels
+            )
+            extra = [ex for ex in these_sources[-1].examples]
+            these_rows, these_folds = rows + extra, np.r_[row_folds, np.full(len(extra), -1)]
+        scores = out_of_fold(run, labels, these_rows, tuning, these_sources, these_folds, progress=False)
         decided[name] = decided_by_other_folds(make_model(kind, labels, **params), texts, y, scores, fold_of)
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
 
