@@ -4,7 +4,7 @@
     python -m policytheme.data.datasheet --check  # exit 1 if DATASHEET.md is out of date (the tests run this)
 
 Everything between a ``<name>:start`` and ``<name>:end`` marker is generated (``real``: the real corpus,
-``genres``: the other genres, ``translations``, ``tables``: the written corpus); the prose around it is
+``genres``: the other genres, ``translations``, ``written-genres``, ``tables``: the written corpus); the prose around it is
 written by hand.
 """
 
@@ -26,6 +26,7 @@ from policytheme.data.records import (
     REAL_PATH,
     SPLITS,
     TRANSLATIONS_PATH,
+    WRITTEN_GENRES_PATH,
     Example,
     label_ids,
     read_examples,
@@ -37,10 +38,12 @@ ANNOTATION = HERE / "annotation.jsonl"
 REAL_ANNOTATION = HERE / "real-annotation.jsonl"
 # marker name -> (corpus, its annotation record)
 GENRES_ANNOTATION = HERE / "genres-annotation.jsonl"
+WRITTEN_GENRES_ANNOTATION = HERE / "written-genres-annotation.jsonl"
 SECTIONS = {
     "real": (REAL_PATH, REAL_ANNOTATION),
     "genres": (GENRES_PATH, GENRES_ANNOTATION),
     "translations": (TRANSLATIONS_PATH, HERE / "no-annotation-record"),
+    "written-genres": (WRITTEN_GENRES_PATH, WRITTEN_GENRES_ANNOTATION),
     "tables": (CORPUS_PATH, ANNOTATION),
 }
 CHAR_LANGS = {"zh", "ja", "ko"}  # lengths in characters; other languages in words

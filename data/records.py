@@ -24,6 +24,7 @@ CORPUS_PATH = Path(__file__).with_name("corpus.jsonl")  # written paragraphs, si
 REAL_PATH = Path(__file__).with_name("real.jsonl")  # real paragraphs of Chinese government work reports
 GENRES_PATH = Path(__file__).with_name("genres.jsonl")  # real paragraphs of laws, plans, speeches... (zh, en)
 TRANSLATIONS_PATH = Path(__file__).with_name("translations.jsonl")  # real train/dev paragraphs, translated
+WRITTEN_GENRES_PATH = Path(__file__).with_name("written-genres.jsonl")  # written in the new genres' registers
 # What ``train`` reads when not told: the data that gives the best model on real paragraphs (the real corpus
 # leads: its dev split tunes, its test split scores; the written one adds languages and price competition).
 # What a run trains on by default: every shipped labeled file. The first file's test split is the run's own

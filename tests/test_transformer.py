@@ -253,7 +253,7 @@ def test_cross_lingual_flags(tmp_path):
     assert run("evaluate", out, "--n-boot", "20") == 0  # re-scoring the run keeps its evaluation languages
     assert set(json.loads((out / "metrics.json").read_text())["per_language"]) == {"zh"}
     splits = json.loads((out / "run.json").read_text())["splits"]
-    assert splits["train"]["paragraphs"] == 80  # the 16 English training documents of 40
+    assert splits["train"]["paragraphs"] == 90  # the 18 English train and dev documents of 40 (cross-fitted)
     assert (
         run("train", "--model", "tfidf-logreg", "--data", data, "--out", tmp_path / "none", "--train-langs", "ko") == 2
     )
