@@ -66,8 +66,11 @@ class TrainResult:
 def train(
     config: TrainConfig, run_dir: Path | None, work_dir: Path | None = None, progress: bool = True
 ) -> TrainResult:
-    """Fit ``config.model`` on the train split, tune thresholds on dev, save everything to ``run_dir``.
+    """Fit ``config.model`` and tune its thresholds, save everything to ``run_dir``.
 
+    Cross-fitted (``tune_folds``, the default of every model but the transformer): the thresholds are tuned on
+    out-of-fold scores of the real paragraphs (``out_of_fold``), then the model is fit on every train and dev
+    paragraph. With 0 folds (or fewer than 2 documents): fit on the train split, tune on the dev split.
     ``run_dir=None`` trains without writing (the other processes of a distributed run).
     """
     schema = load_schema(config.codebook)
@@ -81,7 +84,9 @@ def train(
         tuning = config.tune_with if config.tune_with is not None else CROSSFIT_TUNES
         parts = select_languages(crossfit_parts(sources, tuning), config.train_langs, config.eval_langs)
         folds = min(folds, len({ex.doc_id for ex in parts["train"]}))
-    else:
+        if folds < 2 or not parts["dev"]:  # too few documents to cross-fit: the dev split tunes
+            folds = 0
+    if not folds:
         parts = select_languages(combine(sources), config.train_langs, config.eval_langs)
     train_rows, dev_rows = parts["train"], parts["dev"]
     if not train_rows:
@@ -90,11 +95,9 @@ def train(
 
     started = time.perf_counter()
     scores = None
-    if folds >= 2 and dev_rows:
+    if folds:
         fold_of = grouped_folds(train_rows, folds, config.seed)
         scores = out_of_fold(config, labels, train_rows, dev_rows, sources, fold_of, progress)
-    else:
-        folds = 0
     guide = None if folds else dev  # cross-fitted, the tuning paragraphs train too: they cannot guide
     fit_rows(model, train_rows, sources, guide, work_dir=work_dir, resume=config.resume, progress=progress)
     fit_seconds = time.perf_counter() - started
