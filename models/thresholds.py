@@ -20,7 +20,8 @@ def _best_cut(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float] | N
     f1 = np.where(last_of_tie, 2 * tp / (predicted + n_pos), -1.0)
     k = int(np.argmax(f1))
     nxt = s[k + 1] if k + 1 < len(s) else s[k] - 1e-6
-    return float((s[k] + nxt) / 2), float(f1[k])
+    # every paragraph on (the lowest score is 0) gives a cut just below 0: 0 decides the same, and is a score
+    return float(np.clip((s[k] + nxt) / 2, 0.0, 1.0)), float(f1[k])
 
 
 def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray, default: float = 0.5) -> float:

@@ -58,4 +58,7 @@ def test_threshold_maximises_f1():
     t = best_f1_threshold(y, s)  # best cut: top 4 (F1 6/7) rather than top 2 (F1 0.8)
     assert 0.2 < t < 0.6
     assert best_f1_threshold(np.zeros(3), np.array([0.1, 0.5, 0.9])) == 0.5
+    # where calling every paragraph is best and the lowest score is 0, the cut is 0 (a score), not below it
+    every = best_f1_threshold(np.array([1, 1, 0, 1]), np.array([0.0, 0.0, 0.0, 0.0]))
+    assert every == 0.0 and (np.zeros(4) >= every).all()
     assert tune_thresholds(np.c_[y, y], np.c_[s, s]).tolist() == [t, t]
