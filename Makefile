@@ -41,7 +41,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# The main job, in about 5 minutes on 2 cores after set-up: train the keyword method and every baseline on the
+# The main job, in about 9 minutes on 2 cores after set-up: train the keyword method and every baseline on the
 # shipped real and written paragraphs (JOBS at a time; each is evaluated on the real test split and the written
 # one), evaluate on real paragraphs when available, compare, write the report and batch-label sample documents.
 demo: setup

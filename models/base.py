@@ -24,7 +24,7 @@ import numpy as np
 
 from policytheme.files import FolderError
 from policytheme.models.folders import ModelCard
-from policytheme.models.scripts import script_of
+from policytheme.models.scripts import scripts_of
 from policytheme.models.thresholds import tune_thresholds
 
 # A script's own threshold for a theme needs this many positives of the theme in that script's dev paragraphs.
@@ -112,7 +112,7 @@ class ThemeModel:
         scores = np.asarray(scores).reshape(y.shape)
         self.thresholds_ = tune_thresholds(y, scores, default)
         self.script_thresholds_ = {}
-        scripts = np.array([script_of(t) for t in texts])
+        scripts = scripts_of(texts)
         if len(set(scripts)) > 1:
             for script in sorted(set(scripts)):
                 rows = scripts == script
@@ -127,9 +127,11 @@ class ThemeModel:
         overall = np.broadcast_to(self.thresholds_, (len(texts), len(self.labels)))
         if not self.script_thresholds_:
             return overall
-        return np.array([self.script_thresholds_.get(script_of(t), self.thresholds_) for t in texts]).reshape(
-            overall.shape
-        )
+        scripts = scripts_of(texts)
+        out = np.array(overall)
+        for script, limits in self.script_thresholds_.items():
+            out[scripts == script] = limits
+        return out
 
     def decide(self, scores: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         """0/1 per theme from scores: on where a score reaches its theme's threshold for the text's script

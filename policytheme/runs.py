@@ -16,7 +16,7 @@ from policytheme.eval.evaluate import default_predictions, evaluate_model, write
 from policytheme.eval.leaderboard import KEYWORDS
 from policytheme.eval.quantify import QUANTIFICATION, Rates
 from policytheme.files import staged, write_file, write_json
-from policytheme.models.scripts import script_of
+from policytheme.models.scripts import scripts_of
 from policytheme.train.run import TrainConfig, TrainResult, select_test, train, work_dir_for
 
 
@@ -91,7 +91,7 @@ def dev_rates(result: TrainResult) -> Rates | None:
         scores,
         docs,
         np.array([index[ex.doc_id] for ex in dev]),
-        np.array([script_of(t) for t in texts]),
+        scripts_of(texts),
         "crossfit" if result.folds else "dev",
     )
 

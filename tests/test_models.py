@@ -205,6 +205,13 @@ def test_each_script_gets_its_own_thresholds_where_its_dev_data_has_enough_posit
 
     texts = ["价格战。", "Price war.", "Ценовая война", "2024"]
     assert [script_of(t) for t in texts] == ["han", "latin", "other", "other"]
+    # all texts at once, as a labeler decides a chunk: letters only (kana marks and dots are not), a majority
+    # of them, characters beyond the basic plane counted (CJK extension B is not among the Han ranges)
+    from policytheme.models.scripts import scripts_of
+
+    more = ["", "ーー・゛゛゛a", "ab中文", "a中文", "𠀀𠀁𠀂ab", "混合 mixed", "Ⅱ① ab", "Ⅱ①中"]
+    assert scripts_of(texts + more).tolist() == [*[script_of(t) for t in texts], "other", "han", "other", "han",
+                                                 "other", "latin", "latin", "han"]  # fmt: skip
     labels = ["price_competition", "industrial_upgrading", "innovation"]
     model = make_model("keywords", labels).fit([], None)
     n = SCRIPT_MIN_POSITIVES
