@@ -4,8 +4,8 @@
     python -m policytheme.data.datasheet --check  # exit 1 if DATASHEET.md is out of date (the tests run this)
 
 Everything between a ``<name>:start`` and ``<name>:end`` marker is generated (``real``: the real corpus,
-``genres``: the other genres, ``translations``, ``written-genres``, ``tables``: the written corpus); the prose around it is
-written by hand.
+``genres``: the other genres, ``translations``, ``written-genres``, ``tables``: the written corpus); the prose
+around it is written by hand.
 """
 
 from __future__ import annotations
