@@ -147,7 +147,7 @@ def crossfit_parts(sources: list[Source], tuning: list[str]) -> dict[str, list[E
     tunes = {str(Path(p).resolve()) for p in tuning}
     rows, dev = [], []
     for i, s in enumerate(sources):
-        own = i == 0 or s.tunes or str(Path(s.path).resolve()) in tunes
+        own = i == 0 or str(Path(s.path).resolve()) in tunes
         for ex in s.parts["train"] + s.parts["dev"]:
             if ex.doc_id in tested:
                 continue

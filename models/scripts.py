@@ -10,6 +10,7 @@ language detector and no ``lang`` column needed at labeling time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 
@@ -26,7 +27,10 @@ def _letter_kind(ch: str) -> int:
     return LATIN_LETTER if ch <= "\u024f" else OTHER_LETTER
 
 
-_BMP = np.array([_letter_kind(chr(c)) for c in range(0x10000)], dtype=np.uint8)  # what each character counts as
+@cache
+def _basic_plane() -> np.ndarray:
+    """What each character of the basic plane counts as (built on first use, not at every command's start)."""
+    return np.array([_letter_kind(chr(c)) for c in range(0x10000)], dtype=np.uint8)
 
 
 def scripts_of(texts: Sequence[str]) -> np.ndarray:
@@ -36,7 +40,7 @@ def scripts_of(texts: Sequence[str]) -> np.ndarray:
     if not len(texts):
         return np.array([], dtype=SCRIPTS.dtype)
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    kind = _BMP[np.minimum(codes, 0xFFFF)]
+    kind = _basic_plane()[np.minimum(codes, 0xFFFF)]
     for i in np.flatnonzero(codes > 0xFFFF):  # beyond the table: rare (CJK extensions count as other letters)
         kind[i] = _letter_kind(chr(codes[i]))
     ends = np.cumsum([len(t) for t in texts])

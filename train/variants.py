@@ -91,7 +91,7 @@ def main() -> None:
             these_sources = run_sources(
                 TrainConfig(model=kind, out="-", data=[*DEFAULT_DATA, DATA_VARIANTS[name]]), labels
             )
-            extra = [ex for ex in these_sources[-1].examples]
+            extra = these_sources[-1].examples
             these_rows, these_folds = rows + extra, np.r_[row_folds, np.full(len(extra), -1)]
         scores = out_of_fold(run, labels, these_rows, tuning, these_sources, these_folds, progress=False)
         decided[name] = decided_by_other_folds(make_model(kind, labels, **params), texts, y, scores, fold_of)
